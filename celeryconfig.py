@@ -1,0 +1,96 @@
+"""Celery settings for the waiter and the kitchen, read from the environment.
+
+Print the effective settings with `python -m celeryconfig`.
+"""
+
+from kombu.utils.url import maybe_sanitize_url
+
+from restaurant.env import env_float, env_int, env_str
+from restaurant.names import ORDERS_QUEUE
+
+# --- Where messages and results live -------------------------------------------------------
+redis_url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+broker_url = env_str("BROKER_URL", redis_url)
+result_backend = env_str("RESULT_BACKEND", redis_url)
+
+# --- Serialization: JSON only, so a planted pickle is refused, never loaded ------------------
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+# --- Delivery: a message is acknowledged only after its dish is done ----------------------
+task_acks_late = True
+# A pool child that dies mid-cook (killed, out of memory) hands its message back to the queue.
+task_reject_on_worker_lost = True
+# Each pool process reserves one order at a time, so a busy cook never hoards the queue.
+worker_prefetch_multiplier = 1
+task_default_queue = ORDERS_QUEUE
+
+# --- Retries of kitchen trouble (used by kitchen.tasks) ------------------------------------
+kitchen_max_retries = env_int("KITCHEN_MAX_RETRIES", 3, minimum=0, maximum=100)
+kitchen_retry_backoff = env_float("KITCHEN_RETRY_BACKOFF", 1.0, minimum=0.0, maximum=3600)
+kitchen_retry_backoff_max = env_float("KITCHEN_RETRY_BACKOFF_MAX", 30.0, minimum=0.0, maximum=3600)
+
+# --- Redelivery ------------------------------------------------------------------------------
+# Redis has no real acknowledgements: kombu re-queues a message that stays unacknowledged for
+# longer than the visibility timeout. A dish may legitimately hold its message for its hard
+# time limit, and a retry waits in the worker for up to the longest backoff, so the timeout
+# must exceed both together or a slow dish is delivered twice. kitchen.celery checks this at
+# start-up against the menu.
+visibility_timeout = env_int("VISIBILITY_TIMEOUT", 3600, minimum=1)
+
+# --- Bounded waits, so that a waiter facing a dead or silent Redis answers in seconds ----------
+_connect_timeout = env_float("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1, maximum=60)
+_command_timeout = env_float("REDIS_SOCKET_TIMEOUT", 5.0, minimum=0.1, maximum=3600)
+
+broker_transport_options = {
+    "visibility_timeout": visibility_timeout,
+    "socket_connect_timeout": _connect_timeout,
+    "socket_timeout": _command_timeout,
+}
+result_backend_transport_options = {"visibility_timeout": visibility_timeout}
+
+# --- Results -----------------------------------------------------------------------------------
+result_expires = env_int("RESULT_EXPIRES", 86_400, minimum=1)
+# Keep the order's arguments, worker and retry count beside its result, for `waiter status`.
+result_extended = True
+# Record STARTED so that `waiter status` can say "preparing".
+task_track_started = True
+
+# --- Events for Flower ---------------------------------------------------------------------------
+worker_send_task_events = True
+task_send_sent_event = True
+
+# --- Connections: bounded for the waiter; the worker reconnects for as long as it runs --------
+broker_connection_timeout = _connect_timeout
+broker_connection_retry_on_startup = True
+task_publish_retry_policy = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+redis_socket_connect_timeout = _connect_timeout
+redis_socket_timeout = _command_timeout
+redis_retry_on_timeout = False
+result_backend_always_retry = False
+
+
+def _show() -> None:
+    """Print the effective settings, with passwords masked."""
+    settings = {
+        name: value
+        for name, value in sorted(globals().items())
+        if not name.startswith("_")
+        and not callable(value)
+        and name.islower()
+        and not hasattr(value, "__path__")
+    }
+    for name, value in settings.items():
+        shown = maybe_sanitize_url(value) if name.endswith(("_url", "_backend")) else value
+        print(f"{name} = {shown!r}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    _show()

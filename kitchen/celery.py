@@ -1,0 +1,28 @@
+"""The kitchen's Celery app: `celery -A kitchen worker` finds it here."""
+
+from celery import Celery
+
+from kitchen.current import get_kitchen
+from kitchen.recipes import Kitchen
+from restaurant.exceptions import ConfigError
+
+app = Celery("kitchen", include=["kitchen.tasks"])
+app.config_from_object("celeryconfig")
+
+
+def check_visibility_timeout(
+    kitchen: Kitchen, visibility_timeout: float, backoff_max: float
+) -> None:
+    """Refuse a visibility timeout that would let Redis redeliver a dish still in hand."""
+    needed = kitchen.longest_hard_limit() + backoff_max
+    if visibility_timeout <= needed:
+        raise ConfigError(
+            f"VISIBILITY_TIMEOUT is {visibility_timeout:g} s but must exceed the longest hard "
+            f"time limit plus the longest retry delay ({needed:g} s), or slow dishes are "
+            "delivered twice"
+        )
+
+
+check_visibility_timeout(
+    get_kitchen(), app.conf.visibility_timeout, app.conf.kitchen_retry_backoff_max
+)

@@ -1,0 +1,86 @@
+"""What cooking a dish means, without Celery: timing, simulated trouble and time limits."""
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kitchen.trouble import ForcedTrouble, Trouble, parse_trouble, random_trouble
+from restaurant.exceptions import KitchenTrouble
+from restaurant.menu import Dish, Menu, load_menu
+from restaurant.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Seconds after which a dish is stopped cleanly (soft) and killed (hard)."""
+
+    soft: float
+    hard: float
+
+
+@dataclass
+class Kitchen:
+    """The kitchen's rules: the menu at this kitchen's speed, and the trouble it meets."""
+
+    menu: Menu
+    speed: float = 1.0
+    failure_rate: float = 0.0
+    forced: dict[str, ForcedTrouble] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Kitchen":
+        """Build the kitchen described by the environment."""
+        settings = settings or load_settings()
+        menu = load_menu()
+        return cls(
+            menu=menu,
+            speed=settings.kitchen_speed,
+            failure_rate=settings.failure_rate,
+            forced=parse_trouble(settings.trouble, menu),
+        )
+
+    def limits(self, dish: Dish) -> TimeLimits:
+        """Return the dish's time limits at this kitchen's speed."""
+        return TimeLimits(soft=dish.soft_limit / self.speed, hard=dish.hard_limit / self.speed)
+
+    def longest_hard_limit(self) -> float:
+        """Return the longest hard limit on the menu at this kitchen's speed."""
+        return self.menu.longest_hard_limit() / self.speed
+
+    def cook(self, dish: Dish, attempt: int) -> float:
+        """Cook one portion of `dish`; return the seconds it took.
+
+        Raises KitchenTrouble for passing trouble. A dish that is too slow simply keeps cooking
+        until the soft time limit interrupts it; a stuck one ignores even that.
+        """
+        trouble = self._trouble_for(dish, attempt)
+        if trouble is Trouble.BUSY:
+            raise KitchenTrouble(f"the {dish.station} station is busy")
+        if trouble is Trouble.SHORT:
+            raise KitchenTrouble(f"ran short of an ingredient for {dish.name}")
+        if trouble is Trouble.STUCK:
+            self._stuck_pot()
+        seconds = self.rng.uniform(*dish.cook_seconds) / self.speed
+        if trouble is Trouble.SLOW:
+            seconds = 2 * self.limits(dish).hard
+        started = time.monotonic()
+        self.sleep(seconds)
+        return time.monotonic() - started
+
+    def _trouble_for(self, dish: Dish, attempt: int) -> Trouble | None:
+        forced = self.forced.get(dish.name)
+        if forced is not None and forced.applies_to(attempt):
+            return forced.trouble
+        return random_trouble(self.failure_rate, self.rng)
+
+    def _stuck_pot(self) -> None:
+        # Swallowing the soft limit's exception is the point: this simulates work that does
+        # not stop when asked, which only the worker's hard limit (killing the process) ends.
+        while True:
+            try:
+                self.sleep(3600)
+            except Exception:  # noqa: S112
+                continue

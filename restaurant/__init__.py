@@ -1,0 +1,1 @@
+"""What the waiter and the kitchen agree on: the menu, the order, and the names between them."""

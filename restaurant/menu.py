@@ -1,0 +1,92 @@
+"""The menu: which dishes exist, where they are cooked, how long they take and may take."""
+
+import difflib
+import tomllib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from restaurant.exceptions import MenuError
+from restaurant.settings import load_settings
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class Dish(BaseModel):
+    """One dish on the menu."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    station: str = Field(min_length=1, max_length=32)
+    cook_seconds: tuple[PositiveSeconds, PositiveSeconds]
+    soft_limit: PositiveSeconds
+    hard_limit: PositiveSeconds
+
+    @model_validator(mode="after")
+    def _limits_make_sense(self) -> Self:
+        shortest, longest = self.cook_seconds
+        if shortest > longest:
+            raise ValueError(f"{self.name}: cook_seconds must be [shortest, longest]")
+        if not longest < self.soft_limit < self.hard_limit:
+            raise ValueError(f"{self.name}: need longest cooking time < soft_limit < hard_limit")
+        return self
+
+
+class Menu:
+    """The dishes, looked up by name regardless of case."""
+
+    def __init__(self, dishes: list[Dish]) -> None:
+        self.dishes = tuple(dishes)
+        self._by_key = {dish.name.casefold(): dish for dish in dishes}
+
+    def find(self, name: str) -> Dish | None:
+        """Return the dish called `name` (any case), or None."""
+        return self._by_key.get(name.casefold())
+
+    def __getitem__(self, name: str) -> Dish:
+        """Return the dish called `name` (any case); KeyError if it is not on the menu."""
+        return self._by_key[name.casefold()]
+
+    def suggest(self, name: str) -> str | None:
+        """Return the dish name closest to `name`, for a did-you-mean hint."""
+        keys = difflib.get_close_matches(name.casefold(), self._by_key, n=1, cutoff=0.6)
+        return self._by_key[keys[0]].name if keys else None
+
+    def longest_hard_limit(self) -> float:
+        """Return the longest hard time limit of any dish, in menu seconds."""
+        return max(dish.hard_limit for dish in self.dishes)
+
+
+def parse_menu(text: str, source: str) -> Menu:
+    """Parse a menu from TOML text; `source` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+        raw_dishes = data["dishes"]
+        dishes = [Dish(name=name, **fields) for name, fields in raw_dishes.items()]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise MenuError(f"menu {source} is malformed: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MenuError(f"menu {source} is invalid: {where} {first['msg']}".strip()) from None
+    if not dishes:
+        raise MenuError(f"menu {source} has no dishes")
+    return Menu(dishes)
+
+
+@cache
+def load_menu() -> Menu:
+    """Load the menu named by KITCHEN_MENU, or the one shipped with the package."""
+    path = load_settings().menu_path
+    if path is None:
+        text = resources.files("restaurant").joinpath("menu.toml").read_text(encoding="utf-8")
+        return parse_menu(text, "restaurant/menu.toml")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MenuError(f"cannot read menu {path}: {exc.strerror}") from None
+    return parse_menu(text, str(path))

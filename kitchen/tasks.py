@@ -54,7 +54,7 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
             cap=self.app.conf.kitchen_retry_backoff_max,
         )
         logger.warning(
-            "Trouble with %s for table %d (attempt %d of %d): %s; trying again in %.1f s",
+            "Trouble with %s for table %d (attempt %d of %d): %s; trying again in %.2f s",
             dish.name,
             order.table,
             attempt,

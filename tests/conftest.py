@@ -88,9 +88,9 @@ def run_waiter(
 def waiter(kitchen_env: dict[str, str], worker: KitchenWorker) -> Waiter:
     """Run `waiter` against the suite's Redis, with a worker serving it."""
 
-    def run(*args: str, stdin: str | None = None, timeout: float = 60) -> (
-        subprocess.CompletedProcess[str]
-    ):
+    def run(
+        *args: str, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return run_waiter(kitchen_env, *args, stdin=stdin, timeout=timeout)
 
     return run

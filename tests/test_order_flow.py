@@ -21,7 +21,9 @@ def status_of(waiter: Waiter, order_id: str) -> dict[str, Any]:
     return report
 
 
-def wait_for_status(waiter: Waiter, order_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
+def wait_for_status(
+    waiter: Waiter, order_id: str, wanted: str, timeout: float = 20
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while (report := status_of(waiter, order_id))["status"] != wanted:
         assert time.monotonic() < deadline, f"{order_id} is {report['status']}, not {wanted}"
@@ -60,17 +62,24 @@ def test_several_dishes_with_a_quantity_each_get_their_own_task(waiter: Waiter) 
 
 def test_a_batch_file_in_the_tutorial_shape(waiter: Waiter, tmp_path: Path) -> None:
     batch = tmp_path / "orders.json"
-    batch.write_text(json.dumps([
-        {"table": 1, "dish": "Pasta"},
-        {"table": 2, "dish": "Tiramisu", "note": "no cocoa"},
-        {"table": 1, "dish": "Salad", "quantity": 2},
-    ]))
+    batch.write_text(
+        json.dumps(
+            [
+                {"table": 1, "dish": "Pasta"},
+                {"table": 2, "dish": "Tiramisu", "note": "no cocoa"},
+                {"table": 1, "dish": "Salad", "quantity": 2},
+            ]
+        )
+    )
 
     result = waiter("order", "--file", str(batch), "--wait", "--timeout", "30")
 
     assert result.returncode == 0, result.stderr
     assert [line.split(" created:")[0] for line in result.stdout.splitlines()[:4]] == [
-        "Order for table 1", "Order for table 2", "Order for table 1", "Order for table 1",
+        "Order for table 1",
+        "Order for table 2",
+        "Order for table 1",
+        "Order for table 1",
     ]
     assert len(created_ids(result.stdout)) == 4
     assert "Tiramisu for table 2 is ready after" in result.stdout
@@ -90,9 +99,9 @@ def test_wait_prints_each_outcome_with_its_time(waiter: Waiter) -> None:
 
     assert result.returncode == 4, result.stdout
     pasta, steak = created_ids(result.stdout)
-    assert f"Pasta for table 4 is ready after " in result.stdout
+    assert "Pasta for table 4 is ready after " in result.stdout
     assert f"(order {pasta}, attempt 1, " in result.stdout
-    assert f"Steak for table 4 failed after " in result.stdout
+    assert "Steak for table 4 failed after " in result.stdout
     assert f"(order {steak}): gave up after 4 attempts: ran short of an ingredient" in result.stdout
     assert result.stderr == "waiter: error: 1 of 2 dishes failed\n"
 
@@ -102,8 +111,17 @@ def test_wait_gives_up_after_its_timeout_and_the_order_stays_queued(
 ) -> None:
     # No worker listens on this database, so the dish cannot be done in time.
     started = time.monotonic()
-    result = run_waiter({**kitchen_env, "REDIS_URL": idle_url},
-                        "order", "--table", "5", "--dish", "Soup", "--wait", "--timeout", "0.5")
+    result = run_waiter(
+        {**kitchen_env, "REDIS_URL": idle_url},
+        "order",
+        "--table",
+        "5",
+        "--dish",
+        "Soup",
+        "--wait",
+        "--timeout",
+        "0.5",
+    )
 
     assert result.returncode == 5
     assert result.stderr.startswith("waiter: error: timed out after 0.5 s with 1 of 1 dishes")
@@ -133,7 +151,7 @@ def test_status_follows_a_dish_from_preparing_to_ready(
     env = {**kitchen_env, "REDIS_URL": url, "KITCHEN_SPEED": "2", "KITCHEN_TROUBLE": ""}
     with KitchenWorker(env, tmp_path / "slow.log", concurrency=1):
         [order_id] = created_ids(run_waiter(env, "order", "-t", "6", "-d", "Risotto").stdout)
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + 30
         while not seen or seen[-1] not in ("ready", "failed"):
             assert time.monotonic() < deadline, seen

@@ -1,1 +1,1 @@
-"""Helpers that start a local restaurant (Redis, kitchen workers) for the demo, `make up` and tests."""
+"""Start a local restaurant (Redis, kitchen workers) for the demo, `make up` and the tests."""

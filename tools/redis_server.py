@@ -46,9 +46,14 @@ class RedisServer:
     """A redis-server of our own: `with RedisServer() as server: server.url`."""
 
     def __init__(
-        self, port: int | None = None, workdir: Path | None = None, *extra_args: str
+        self,
+        port: int | None = None,
+        workdir: Path | None = None,
+        *extra_args: str,
+        password: str | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.password = password
         self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="redis-")
         self.workdir = workdir or Path(self._tempdir.name)  # type: ignore[union-attr]
         self.extra_args = extra_args
@@ -56,8 +61,9 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        """The redis:// URL of database 0 on this server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The redis:// URL of database 0 on this server, with its password if it has one."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> "RedisServer":
         """Start the server and wait until it answers PING."""
@@ -70,6 +76,7 @@ class RedisServer:
             "--save", "",
             "--appendonly", "no",
             "--logfile", str(self.workdir / "redis.log"),
+            *(("--requirepass", self.password) if self.password else ()),
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)

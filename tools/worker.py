@@ -50,7 +50,7 @@ class KitchenWorker:
                 raise RuntimeError(f"the worker exited at start:\n{self.log()[-3000:]}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the worker was not ready in {timeout} s:\n{self.log()[-3000:]}")
+                raise RuntimeError(f"worker not ready in {timeout} s:\n{self.log()[-3000:]}")
             time.sleep(0.05)
         return self
 

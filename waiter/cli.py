@@ -49,7 +49,12 @@ def order(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until every dish is done.")] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds --wait waits at most (checked about once a second).")
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds --wait waits at most (checked about once a second).",
+        ),
     ] = 60.0,
 ) -> None:
     """Place an order: one kitchen task per dish (and per portion)."""

@@ -1,0 +1,146 @@
+"""Unit tests: cooking, simulated trouble and retry delays, without Celery."""
+
+import random
+
+import pytest
+
+from kitchen.recipes import Kitchen
+from kitchen.retry import retry_delay
+from kitchen.trouble import ForcedTrouble, Trouble, parse_trouble
+from restaurant.exceptions import ConfigError, KitchenTrouble
+from restaurant.menu import load_menu
+
+MENU = load_menu()
+
+
+class Clock:
+    """Records the sleeps a kitchen asks for instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def kitchen(**kwargs: object) -> tuple[Kitchen, Clock]:
+    clock = Clock()
+    return Kitchen(MENU, sleep=clock, rng=random.Random(7), **kwargs), clock  # type: ignore[arg-type]
+
+
+def test_cooking_time_is_within_the_menu_range_divided_by_the_speed() -> None:
+    cook, clock = kitchen(speed=10)
+
+    for _ in range(50):
+        cook.cook(MENU["Pasta"], attempt=1)
+
+    assert all(0.3 <= seconds <= 0.6 for seconds in clock.sleeps)
+    assert len(set(clock.sleeps)) > 40
+
+
+def test_limits_scale_with_speed() -> None:
+    cook, _ = kitchen(speed=4)
+
+    limits = cook.limits(MENU["Steak"])
+
+    assert (limits.soft, limits.hard) == (25 / 4, 30 / 4)
+    assert cook.longest_hard_limit() == 30 / 4
+
+
+def test_forced_trouble_strikes_only_its_attempts() -> None:
+    cook, clock = kitchen(forced={"Burger": ForcedTrouble(Trouble.BUSY, attempts=2)})
+
+    for attempt in (1, 2):
+        with pytest.raises(KitchenTrouble, match="the grill station is busy"):
+            cook.cook(MENU["Burger"], attempt)
+    assert clock.sleeps == []
+    cook.cook(MENU["Burger"], attempt=3)
+    assert len(clock.sleeps) == 1
+
+
+def test_short_ingredient_on_every_attempt() -> None:
+    cook, _ = kitchen(forced={"Steak": ForcedTrouble(Trouble.SHORT)})
+
+    for attempt in range(1, 10):
+        with pytest.raises(KitchenTrouble, match="ran short of an ingredient for Steak"):
+            cook.cook(MENU["Steak"], attempt)
+
+
+def test_a_slow_dish_cooks_past_its_hard_limit_unless_stopped() -> None:
+    cook, clock = kitchen(speed=2, forced={"Soup": ForcedTrouble(Trouble.SLOW)})
+
+    cook.cook(MENU["Soup"], attempt=1)
+
+    assert clock.sleeps == [2 * 14 / 2]
+
+
+def test_a_stuck_pot_ignores_being_interrupted() -> None:
+    interruptions = []
+
+    def sleep(seconds: float) -> None:
+        interruptions.append(seconds)
+        if len(interruptions) < 3:
+            raise RuntimeError("stop, please")  # what a soft time limit does
+        raise KeyboardInterrupt  # stands in for the hard kill, which no code can catch
+
+    cook = Kitchen(MENU, forced={"Fries": ForcedTrouble(Trouble.STUCK)}, sleep=sleep)
+    with pytest.raises(KeyboardInterrupt):
+        cook.cook(MENU["Fries"], attempt=1)
+    assert len(interruptions) == 3
+
+
+def test_random_trouble_follows_the_failure_rate() -> None:
+    cook, _ = kitchen(failure_rate=0.3)
+    failures = 0
+    for _ in range(2000):
+        try:
+            cook.cook(MENU["Salad"], attempt=1)
+        except KitchenTrouble:
+            failures += 1
+
+    assert 500 <= failures <= 700
+
+
+def test_no_trouble_at_rate_zero() -> None:
+    cook, clock = kitchen(failure_rate=0.0)
+
+    for _ in range(200):
+        cook.cook(MENU["Salad"], attempt=1)
+
+    assert len(clock.sleeps) == 200
+
+
+def test_parse_trouble() -> None:
+    forced = parse_trouble(" soup=slow , Burger=busy:2,Steak=short", MENU)
+
+    assert forced == {
+        "Soup": ForcedTrouble(Trouble.SLOW),
+        "Burger": ForcedTrouble(Trouble.BUSY, 2),
+        "Steak": ForcedTrouble(Trouble.SHORT),
+    }
+    assert parse_trouble("", MENU) == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("Lobster=busy", "names 'Lobster', which is not on the menu"),
+        ("Soup=burnt", "'burnt' for Soup is not one of busy, short, slow, stuck"),
+        ("Soup=busy:two", "attempts for Soup must be a number"),
+    ],
+)
+def test_bad_trouble_specs(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_trouble(spec, MENU)
+
+
+def test_retry_delays_double_up_to_the_cap_and_keep_at_least_half() -> None:
+    rng = random.Random(1)
+    for retries, ceiling in [(0, 1), (1, 2), (2, 4), (3, 8), (4, 10), (9, 10)]:
+        delays = [retry_delay(retries, base=1, cap=10, rng=rng) for _ in range(200)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert max(delays) - min(delays) > ceiling / 4  # jittered, not constant
+
+
+def test_retry_delay_zero_base() -> None:
+    assert retry_delay(3, base=0, cap=10) == 0

@@ -38,7 +38,7 @@ def main() -> int:
             url = server.url
         env = {**DEMO_KITCHEN, "REDIS_URL": url}
         say("starting a kitchen worker (celery -A kitchen worker, prefork pool)")
-        worker = stack.enter_context(KitchenWorker(env, workdir / "worker.log", name="demo"))
+        worker = stack.enter_context(KitchenWorker(env, workdir / "worker.log", name="chef1"))
         say(f"placing the tutorial's orders from {ORDERS.relative_to(ROOT)}:")
         waiter = [str(Path(sys.executable).with_name("waiter"))]
         command = [*waiter, "order", "--file", str(ORDERS), "--wait", "--timeout", "60"]

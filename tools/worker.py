@@ -1,5 +1,6 @@
 """A real `celery -A kitchen worker` process (prefork pool), started and stopped by PID."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -8,6 +9,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+
+_numbers = itertools.count(1)
 
 #: Flags that make a worker start in about half a second: no cluster chatter to wait for.
 FAST_START = ("--without-gossip", "--without-mingle", "--without-heartbeat")
@@ -22,13 +25,13 @@ class KitchenWorker:
         log_path: Path,
         *,
         concurrency: int = 2,
-        name: str = "kitchen",
+        name: str | None = None,
         extra_args: tuple[str, ...] = (),
         cwd: Path | None = None,
     ) -> None:
         self.env = {**os.environ, **env}
         self.log_path = log_path
-        self.name = f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h"
+        self.name = f"{name or f'kitchen-{os.getpid()}-{next(_numbers)}'}@%h"
         self.command = [
             sys.executable, "-m", "celery", "-A", "kitchen", "worker",
             "--pool", "prefork", "--concurrency", str(concurrency),

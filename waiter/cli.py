@@ -103,6 +103,7 @@ def status(
         ("order", report.order_id),
         ("table", report.table),
         ("dish", report.dish),
+        ("note", report.note),
         ("status", report.status),
         ("reason", report.reason),
         ("attempts", report.attempts or ""),

@@ -53,6 +53,7 @@ class StatusReport:
     table: int | None
     dish: str | None
     attempts: int
+    note: str | None = None
     reason: str = ""
     worker: str = ""
     details: dict[str, Any] | None = None
@@ -179,6 +180,7 @@ def order_status(order_id: str) -> StatusReport:
         status="pending",
         table=fields.get("table"),
         dish=fields.get("dish"),
+        note=fields.get("note"),
         attempts=(meta.get("retries") or 0) + (0 if state == states.PENDING else 1),
         worker=meta.get("worker") or "",
     )

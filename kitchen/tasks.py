@@ -8,12 +8,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from kitchen.celery import app
-from kitchen.current import get_kitchen
+from kitchen.current import get_kitchen, get_rules
 from kitchen.retry import retry_delay
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderFailed
 from restaurant.names import PREPARE_DISH
-from restaurant.orders import Rules, make_order
-from restaurant.settings import load_settings
+from restaurant.orders import make_order
 
 logger = get_task_logger(__name__)
 
@@ -37,7 +36,7 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     if args:
         raise InvalidOrder("prepare_dish takes keyword arguments only")
     kitchen = get_kitchen()
-    order = make_order(fields, Rules(kitchen.menu, load_settings().tables))
+    order = make_order(fields, get_rules())
     dish = kitchen.menu[order.dish]
     attempt = self.request.retries + 1
     started_at = time.time()

@@ -1,6 +1,8 @@
 """A broken broker: a bounded wait, one clear line, exit code 3, and never the password."""
 
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_waiter
+from tests.conftest import WAITER, run_waiter
 from tools.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +115,28 @@ def test_a_server_that_never_answers(silent_port: int, args: tuple[str, ...]) ->
     assert code == 3
     assert err.startswith(f"waiter: error: cannot reach Redis at {url}: ")
     assert elapsed < 5
+
+
+def test_redis_dying_during_wait(tmp_path: Path) -> None:
+    server = RedisServer(None, tmp_path).start()
+    try:
+        waiting = subprocess.Popen(
+            [WAITER, "order", "-t", "1", "-d", "Pasta", "--wait", "--timeout", "60"],
+            env={**os.environ, "REDIS_URL": server.url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert waiting.stdout is not None
+        assert waiting.stdout.readline().startswith("Order for table 1 created: ")
+    finally:
+        server.stop()  # no worker serves this Redis: the waiter is waiting when it dies
+    started = time.monotonic()
+    _, err = waiting.communicate(timeout=30)
+
+    assert waiting.returncode == 3
+    assert err == (
+        f"waiter: error: lost Redis at {server.url}: "
+        f"Error 111 connecting to 127.0.0.1:{server.port}. Connection refused.\n"
+    )
+    assert time.monotonic() - started < 5

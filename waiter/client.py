@@ -1,5 +1,6 @@
 """Placing and following orders through Celery, by task name only (no kitchen code here)."""
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,11 +60,29 @@ class StatusReport:
     details: dict[str, Any] | None = None
 
 
+#: How hard the waiter tries to get its result-store connection back before saying Redis is
+#: gone (Celery's default is 20 tries over about 20 s; a worker keeps that default).
+WAITER_BACKEND_RETRY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+
+
 @cache
 def celery_app() -> Celery:
     """Return the waiter's own Celery app, configured from celeryconfig like the kitchen's."""
     app = Celery("waiter")
     app.config_from_object("celeryconfig")
+    app.conf.result_backend_transport_options = {
+        **app.conf.result_backend_transport_options,
+        "retry_policy": WAITER_BACKEND_RETRY,
+    }
+    # The waiter reports errors itself, in one line; Celery's and kombu's log lines would
+    # otherwise reach stderr through logging's last-resort handler.
+    for name in ("celery", "kombu"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
     return app
 
 
@@ -84,6 +103,11 @@ def redis_errors(url: str) -> Iterator[None]:
         raise
     except redis.exceptions.InvalidResponse:
         raise RedisUnavailable(f"the server at {where} does not answer like Redis") from None
+    except RuntimeError as exc:
+        # Celery's result consumer gives up reconnecting with a bare RuntimeError.
+        if isinstance(exc.__cause__, redis.exceptions.ConnectionError | OSError):
+            raise RedisUnavailable(f"lost Redis at {where}: {_first_line(exc.__cause__)}") from None
+        raise
     except (
         redis.exceptions.ConnectionError,
         redis.exceptions.TimeoutError,
@@ -137,6 +161,10 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
                 )
                 sent += 1
                 yield item
+    except RedisUnavailable as exc:
+        if sent:
+            raise RedisUnavailable(f"{exc} ({sent} of {len(placed)} orders were sent)") from None
+        raise
     finally:
         if sent < len(placed):
             _forget(app, placed[sent:])
@@ -204,7 +232,8 @@ def describe_failure(error: object) -> str:
     if name == "WorkerLostError":
         return "the cook's process died while cooking it"
     text = str(error).strip() or name
-    return text if name in ("OrderFailed", "InvalidOrder") else f"{name}: {text}"
+    ours = ("OrderFailed", "InvalidOrder", "KitchenTrouble")
+    return text if name in ours else f"{name}: {text}"
 
 
 def _outcome(order_id: str, meta: dict[str, Any]) -> Outcome:

@@ -14,7 +14,7 @@ def check_visibility_timeout(
     kitchen: Kitchen, visibility_timeout: float, backoff_max: float
 ) -> None:
     """Refuse a visibility timeout that would let Redis redeliver a dish still in hand."""
-    needed = kitchen.longest_hard_limit() + backoff_max
+    needed = kitchen.longest_limits().hard + backoff_max
     if visibility_timeout <= needed:
         raise ConfigError(
             f"VISIBILITY_TIMEOUT is {visibility_timeout:g} s but must exceed the longest hard "

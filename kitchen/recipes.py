@@ -46,9 +46,9 @@ class Kitchen:
         """Return the dish's time limits at this kitchen's speed."""
         return TimeLimits(soft=dish.soft_limit / self.speed, hard=dish.hard_limit / self.speed)
 
-    def longest_hard_limit(self) -> float:
-        """Return the longest hard limit on the menu at this kitchen's speed."""
-        return self.menu.longest_hard_limit() / self.speed
+    def longest_limits(self) -> TimeLimits:
+        """Return the limits of the dish that may take longest, at this kitchen's speed."""
+        return self.limits(max(self.menu.dishes, key=lambda dish: dish.hard_limit))
 
     def cook(self, dish: Dish, attempt: int) -> float:
         """Cook one portion of `dish`; return the seconds it took.

@@ -16,7 +16,7 @@ from restaurant.orders import make_order
 
 logger = get_task_logger(__name__)
 
-_longest = max(get_kitchen().menu.dishes, key=lambda dish: dish.hard_limit)
+_fallback_limits = get_kitchen().longest_limits()
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -28,8 +28,8 @@ _longest = max(get_kitchen().menu.dishes, key=lambda dish: dish.hard_limit)
     # Expected failures: recorded as FAILURE, logged without a traceback.
     throws=(InvalidOrder, OrderFailed),
     # Fallback limits for a message whose dish is unknown; known dishes get their own.
-    soft_time_limit=get_kitchen().limits(_longest).soft,
-    time_limit=get_kitchen().limits(_longest).hard,
+    soft_time_limit=_fallback_limits.soft,
+    time_limit=_fallback_limits.hard,
 )
 def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     """Cook one dish for one table and report how it went."""

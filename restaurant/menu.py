@@ -56,10 +56,6 @@ class Menu:
         keys = difflib.get_close_matches(name.casefold(), self._by_key, n=1, cutoff=0.6)
         return self._by_key[keys[0]].name if keys else None
 
-    def longest_hard_limit(self) -> float:
-        """Return the longest hard time limit of any dish, in menu seconds."""
-        return max(dish.hard_limit for dish in self.dishes)
-
 
 def parse_menu(text: str, source: str) -> Menu:
     """Parse a menu from TOML text; `source` names it in errors."""

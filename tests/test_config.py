@@ -70,7 +70,7 @@ def test_the_default_visibility_timeout_outlasts_any_dish_and_retry() -> None:
 
     check_visibility_timeout(kitchen, config.visibility_timeout, config.kitchen_retry_backoff_max)
     assert (
-        config.visibility_timeout > kitchen.longest_hard_limit() + config.kitchen_retry_backoff_max
+        config.visibility_timeout > kitchen.longest_limits().hard + config.kitchen_retry_backoff_max
     )
 
 

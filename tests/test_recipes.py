@@ -44,7 +44,7 @@ def test_limits_scale_with_speed() -> None:
     limits = cook.limits(MENU["Steak"])
 
     assert (limits.soft, limits.hard) == (25 / 4, 30 / 4)
-    assert cook.longest_hard_limit() == 30 / 4
+    assert cook.longest_limits() == limits
 
 
 def test_forced_trouble_strikes_only_its_attempts() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import WAITER, run_waiter
 from tools.redis_server import RedisServer, free_port
@@ -53,8 +54,12 @@ def silent_port() -> Iterator[int]:
 
 
 def attempt(url: str, *args: str) -> tuple[int, str, float]:
+    return attempt_with({"REDIS_URL": url}, *args)
+
+
+def attempt_with(env: dict[str, str], *args: str) -> tuple[int, str, float]:
     started = time.monotonic()
-    result = run_waiter({"REDIS_URL": url}, *args)
+    result = run_waiter(env, *args)
     elapsed = time.monotonic() - started
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -140,3 +145,15 @@ def test_redis_dying_during_wait(tmp_path: Path) -> None:
         f"Error 111 connecting to 127.0.0.1:{server.port}. Connection refused.\n"
     )
     assert time.monotonic() - started < 5
+
+
+def test_a_separate_broker_that_is_down_is_named(idle_url: str) -> None:
+    broker = f"redis://127.0.0.1:{free_port()}/0"
+
+    code, err, elapsed = attempt_with({"REDIS_URL": idle_url, "BROKER_URL": broker}, *ORDER)
+
+    assert code == 3
+    assert err.startswith(f"waiter: error: cannot reach Redis at {broker}: ")
+    assert elapsed < 5
+    with redis.Redis.from_url(idle_url) as client:
+        assert client.dbsize() == 0  # no order recorded as placed

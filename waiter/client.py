@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 import redis
-import redis.exceptions
 from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult, ResultSet

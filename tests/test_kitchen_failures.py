@@ -2,15 +2,19 @@
 
 import importlib
 import json
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
 
 import celeryconfig
-from tests.conftest import Waiter, created_ids
+from tests.conftest import Waiter, created_ids, run_waiter
 from tools.worker import KitchenWorker
 
 pytestmark = pytest.mark.e2e
@@ -157,3 +161,27 @@ def test_a_dish_over_its_hard_limit_is_killed_and_the_worker_carries_on(
     assert after.returncode == 0, after.stdout + after.stderr
     assert after.stdout.count(" is ready after ") == 2
     assert worker.log().count(f"[{order_id}]: Preparing Fries") == 1
+
+
+def test_a_cook_process_killed_mid_dish_hands_the_order_back(
+    kitchen_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Late acknowledgement with task_reject_on_worker_lost: the order goes back to the queue.
+    url = kitchen_env["REDIS_URL"].removesuffix("/0") + "/4"
+    env = {**kitchen_env, "REDIS_URL": url, "KITCHEN_SPEED": "2", "KITCHEN_TROUBLE": ""}
+    with KitchenWorker(env, tmp_path / "worker.log", concurrency=1) as cook:
+        assert cook.process is not None
+        [order_id] = created_ids(run_waiter(env, "order", "-t", "13", "-d", "Risotto").stdout)
+        cook.wait_for_log(f"[{order_id}]: Preparing Risotto for table 13...")
+        [child] = subprocess.run(
+            ["pgrep", "-P", str(cook.process.pid)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        os.kill(int(child), signal.SIGKILL)
+
+        result = run_waiter(env, "order", "-t", "13", "-d", "Salad", "--wait")
+        log = cook.wait_for_log(f"[{order_id}]: Risotto for table 13 is ready.")
+
+    assert f"pid:{child} exited with 'signal 9 (SIGKILL)'" in log
+    assert log.count(f"[{order_id}]: Preparing Risotto for table 13...") == 2
+    assert log.count(f"[{order_id}]: Risotto for table 13 is ready.") == 1
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,9 +6,11 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import redis
+
+from tools.process import OwnProcess
 
 
 def redis_executable() -> str:
@@ -42,7 +44,7 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(OwnProcess):
     """A redis-server of our own: `with RedisServer() as server: server.url`."""
 
     def __init__(
@@ -57,7 +59,6 @@ class RedisServer:
         self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="redis-")
         self.workdir = workdir or Path(self._tempdir.name)  # type: ignore[union-attr]
         self.extra_args = extra_args
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -65,7 +66,7 @@ class RedisServer:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> Self:
         """Start the server and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -92,24 +93,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the server we started (by its PID) and remove its temporary folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.terminate()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
-
-    def __enter__(self) -> "RedisServer":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -2,13 +2,14 @@
 
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+from tools.process import OwnProcess
 
 _numbers = itertools.count(1)
 
@@ -16,7 +17,7 @@ _numbers = itertools.count(1)
 FAST_START = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
-class KitchenWorker:
+class KitchenWorker(OwnProcess):
     """A kitchen worker logging to a file; `ready()` waits for its "ready." line."""
 
     def __init__(
@@ -38,9 +39,8 @@ class KitchenWorker:
             "--loglevel", "INFO", "--hostname", self.name, *FAST_START, *extra_args,
         ]  # fmt: skip
         self.cwd = cwd or Path(__file__).resolve().parent.parent
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> "KitchenWorker":
+    def start(self, timeout: float = 30.0) -> Self:
         """Start the worker and wait until it says it is ready to consume."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
@@ -69,29 +69,3 @@ class KitchenWorker:
                 raise AssertionError(f"{text!r} not in the worker log after {timeout} s")
             time.sleep(0.05)
         return log
-
-    def alive(self) -> bool:
-        """Say whether the worker's main process is still running."""
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop the worker: SIGTERM (warm shutdown), then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def __enter__(self) -> "KitchenWorker":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

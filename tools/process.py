@@ -1,0 +1,46 @@
+"""A child process of ours, started and stopped by PID, usable as a context manager."""
+
+import subprocess
+from types import TracebackType
+from typing import Self
+
+
+class OwnProcess:
+    """Base for the servers and workers this project starts: `with Thing(...) as thing:`."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        """Start the process and wait until it is ready."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the process."""
+        self.terminate()
+
+    def alive(self) -> bool:
+        """Say whether the process is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self, timeout: float = 20.0) -> None:
+        """SIGTERM our process and wait for it; SIGKILL it if it lingers past `timeout`."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -53,7 +53,7 @@ def order(
         typer.Option(
             "--timeout",
             min=0.1,
-            help="Seconds --wait waits at most (checked about once a second).",
+            help="Seconds --wait waits at most.",
         ),
     ] = 60.0,
 ) -> None:

@@ -1,6 +1,8 @@
 """Placing and following orders through Celery, by task name only (no kitchen code here)."""
 
+import itertools
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +12,6 @@ from typing import Any
 
 import redis
 from celery import Celery, states
-from celery.exceptions import TimeoutError as CeleryTimeout
-from celery.result import AsyncResult, ResultSet
 from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 from redis.backoff import NoBackoff
@@ -59,25 +59,11 @@ class StatusReport:
     details: dict[str, Any] | None = None
 
 
-#: How hard the waiter tries to get its result-store connection back before saying Redis is
-#: gone (Celery's default is 20 tries over about 20 s; a worker keeps that default).
-WAITER_BACKEND_RETRY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 1,
-}
-
-
 @cache
 def celery_app() -> Celery:
     """Return the waiter's own Celery app, configured from celeryconfig like the kitchen's."""
     app = Celery("waiter")
     app.config_from_object("celeryconfig")
-    app.conf.result_backend_transport_options = {
-        **app.conf.result_backend_transport_options,
-        "retry_policy": WAITER_BACKEND_RETRY,
-    }
     # The waiter reports errors itself, in one line; Celery's and kombu's log lines would
     # otherwise reach stderr through logging's last-resort handler.
     for name in ("celery", "kombu"):
@@ -102,11 +88,6 @@ def redis_errors(url: str) -> Iterator[None]:
         raise
     except redis.exceptions.InvalidResponse:
         raise RedisUnavailable(f"the server at {where} does not answer like Redis") from None
-    except RuntimeError as exc:
-        # Celery's result consumer gives up reconnecting with a bare RuntimeError.
-        if isinstance(exc.__cause__, redis.exceptions.ConnectionError | OSError):
-            raise RedisUnavailable(f"lost Redis at {where}: {_first_line(exc.__cause__)}") from None
-        raise
     except (
         redis.exceptions.ConnectionError,
         redis.exceptions.TimeoutError,
@@ -122,18 +103,19 @@ def check_reachable(app: Celery) -> None:
     Celery's own clients retry with their own policies and can take half a minute to give up
     on a silent server; this answers within twice the connect timeout.
     """
-    timeout = app.conf.broker_connection_timeout
     for url in dict.fromkeys((app.conf.result_backend, app.conf.broker_url)):
         if not url.startswith(("redis://", "rediss://", "unix://")):
             continue
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        with redis_errors(url), client:
+        with redis_errors(url), _bounded_client(app, url) as client:
             client.ping()
+
+
+def _bounded_client(app: Celery, url: str) -> redis.Redis:
+    """A Redis client that gives up after the connect timeout, without retrying."""
+    timeout = app.conf.broker_connection_timeout
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
@@ -170,22 +152,48 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
 
 
 def follow(order_ids: list[str], timeout: float) -> Iterator[Outcome]:
-    """Yield the outcome of each order as it finishes; raise WaitTimedOut after `timeout` s."""
+    """Yield the outcome of each order as it finishes; raise WaitTimedOut after `timeout` s.
+
+    Celery's result backend publishes each stored result on a channel named after its key:
+    the waiter subscribes to those first, then reads what was already stored, so no outcome
+    slips between the two. Its own loop keeps --timeout exact.
+    """
     app = celery_app()
     check_reachable(app)
-    results = ResultSet([AsyncResult(order_id, app=app) for order_id in order_ids], app=app)
-    done = 0
-    try:
-        with redis_errors(app.conf.result_backend):
-            for order_id, meta in app.backend.iter_native(results, timeout=timeout):
-                done += 1
-                yield _outcome(order_id, meta)
-    except (CeleryTimeout, TimeoutError):
-        left = len(order_ids) - done
-        raise WaitTimedOut(
-            f"timed out after {timeout:g} s with {left} of {len(order_ids)} dishes not done; "
-            "they are still in the kitchen (see 'waiter status ID')"
-        ) from None
+    backend = app.backend
+    channels = [backend.get_key_for_task(order_id) for order_id in order_ids]
+    pending = set(order_ids)
+    deadline = time.monotonic() + timeout
+    url = app.conf.result_backend
+    with redis_errors(url), _bounded_client(app, url) as client, client.pubsub() as pubsub:
+        pubsub.subscribe(*channels)
+        stored = (raw for raw in client.mget(channels) if raw is not None)
+        try:
+            for meta in itertools.chain(
+                map(backend.decode_result, stored), _published(pubsub, backend, deadline)
+            ):
+                if meta["status"] in states.READY_STATES and meta["task_id"] in pending:
+                    pending.discard(meta["task_id"])
+                    yield _outcome(meta["task_id"], meta)
+                    if not pending:
+                        return
+        except redis.ConnectionError as exc:
+            where = maybe_sanitize_url(url)
+            raise RedisUnavailable(f"lost Redis at {where}: {_first_line(exc)}") from None
+    raise WaitTimedOut(
+        f"timed out after {timeout:g} s with {len(pending)} of {len(order_ids)} dishes not done; "
+        "they are still in the kitchen (see 'waiter status ID')"
+    )
+
+
+def _published(
+    pubsub: redis.client.PubSub, backend: Any, deadline: float
+) -> Iterator[dict[str, Any]]:
+    """Yield each result published on the subscribed channels until `deadline`."""
+    while (remaining := deadline - time.monotonic()) > 0:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+        if message is not None and message["type"] == "message":
+            yield backend.decode_result(message["data"])
 
 
 def order_status(order_id: str) -> StatusReport:

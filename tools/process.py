@@ -1,6 +1,8 @@
 """A child process of ours, started and stopped by PID, usable as a context manager."""
 
 import subprocess
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -21,6 +23,17 @@ class OwnProcess:
     def alive(self) -> bool:
         """Say whether the process is still running."""
         return self.process is not None and self.process.poll() is None
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll `ready` until it holds; stop and raise if the process dies or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.alive():
+                raise RuntimeError(f"{what}: the process exited")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what}: not ready in {timeout} s")
+            time.sleep(0.05)
 
     def terminate(self, timeout: float = 20.0) -> None:
         """SIGTERM our process and wait for it; SIGKILL it if it lingers past `timeout`."""

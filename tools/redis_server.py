@@ -4,7 +4,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Self
 
@@ -81,14 +80,11 @@ class RedisServer(OwnProcess):
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not answers(self.url, timeout=0.5):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start; see {self.workdir}/redis.log")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server on port {self.port} did not answer in time")
-            time.sleep(0.05)
+        self.wait_until(
+            lambda: answers(self.url, timeout=0.5),
+            timeout,
+            f"redis-server on port {self.port} (see {self.workdir}/redis.log)",
+        )
         return self
 
     def stop(self) -> None:

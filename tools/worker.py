@@ -47,14 +47,10 @@ class KitchenWorker(OwnProcess):
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while " ready." not in self.log():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited at start:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"worker not ready in {timeout} s:\n{self.log()[-3000:]}")
-            time.sleep(0.05)
+        try:
+            self.wait_until(lambda: " ready." in self.log(), timeout, "kitchen worker")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log()[-3000:]}") from None
         return self
 
     def log(self) -> str:

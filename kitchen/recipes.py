@@ -1,5 +1,6 @@
 """What cooking a dish means, without Celery: timing, simulated trouble and time limits."""
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -9,6 +10,11 @@ from kitchen.trouble import ForcedTrouble, Trouble, parse_trouble, random_troubl
 from restaurant.exceptions import KitchenTrouble
 from restaurant.menu import Dish, Menu, load_menu
 from restaurant.settings import Settings, load_settings
+
+#: Longest stretch of cooking without a look at the order (progress, cancellation), in seconds.
+CHECK_EVERY = 0.25
+#: A dish reports its progress at least this many times while it cooks.
+PROGRESS_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -50,11 +56,15 @@ class Kitchen:
         """Return the limits of the dish that may take longest, at this kitchen's speed."""
         return self.limits(max(self.menu.dishes, key=lambda dish: dish.hard_limit))
 
-    def cook(self, dish: Dish, attempt: int) -> float:
+    def cook(
+        self, dish: Dish, attempt: int, on_progress: Callable[[int], None] | None = None
+    ) -> float:
         """Cook one portion of `dish`; return the seconds it took.
 
-        Raises KitchenTrouble for passing trouble. A dish that is too slow simply keeps cooking
-        until the soft time limit interrupts it; a stuck one ignores even that.
+        `on_progress(percent)` is called every CHECK_EVERY seconds or so while the dish cooks;
+        whatever it raises (a cancellation) stops the cooking. Raises KitchenTrouble for
+        passing trouble. A dish that is too slow simply keeps cooking until the soft time limit
+        interrupts it; a stuck one ignores even that.
         """
         trouble = self._trouble_for(dish, attempt)
         if trouble is Trouble.BUSY:
@@ -67,7 +77,11 @@ class Kitchen:
         if trouble is Trouble.SLOW:
             seconds = 2 * self.limits(dish).hard
         started = time.monotonic()
-        self.sleep(seconds)
+        steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
+        for step in range(1, steps + 1):
+            self.sleep(seconds / steps)
+            if on_progress is not None and step < steps:
+                on_progress(100 * step // steps)
         return time.monotonic() - started
 
     def _trouble_for(self, dish: Dish, attempt: int) -> Trouble | None:

@@ -5,6 +5,8 @@ from typing import Any
 from celery.worker.request import Request
 
 from kitchen.current import get_kitchen
+from kitchen.events import get_news
+from restaurant.events import Kind
 
 
 class DishRequest(Request):  # type: ignore[misc]
@@ -26,3 +28,16 @@ class DishRequest(Request):  # type: ignore[misc]
         else:
             limits = kitchen.limits(dish)
             self.time_limits = (limits.hard, limits.soft)
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        """Record a dish killed at its hard limit: its pool process can no longer say so."""
+        super().on_timeout(soft, timeout)
+        if not soft:
+            retries = self.request_dict.get("retries") or 0
+            get_news().tell(
+                Kind.FAILED,
+                self.id,
+                reason="took too long: killed at its hard time limit",
+                attempt=retries + 1,
+                worker=self.hostname,
+            )

@@ -1,22 +1,28 @@
-"""The kitchen's tasks: thin wrappers that name, retry, time-limit and log the cooking."""
+"""The kitchen's tasks: thin wrappers that name, retry, time-limit, log and report the cooking."""
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
+from kitchen.events import KitchenNews, get_news
 from kitchen.retry import retry_delay
-from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderFailed
+from restaurant.events import Kind
+from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
+from restaurant.menu import Dish
 from restaurant.names import PREPARE_DISH
-from restaurant.orders import make_order
+from restaurant.orders import MAX_DISH_NAME, Order, make_order
 
 logger = get_task_logger(__name__)
 
 _fallback_limits = get_kitchen().longest_limits()
+
+#: Progress is published each time the cooking passes another quarter.
+_PROGRESS_EVERY = 25
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -32,21 +38,42 @@ _fallback_limits = get_kitchen().longest_limits()
     time_limit=_fallback_limits.hard,
 )
 def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
-    """Cook one dish for one table and report how it went."""
-    if args:
-        raise InvalidOrder("prepare_dish takes keyword arguments only")
-    kitchen = get_kitchen()
-    order = make_order(fields, get_rules())
-    dish = kitchen.menu[order.dish]
+    """Cook one dish for one table, publishing each step, and report how it went."""
+    order_id = self.request.id
     attempt = self.request.retries + 1
+    news = get_news()
+    try:
+        if args:
+            raise InvalidOrder("prepare_dish takes keyword arguments only")
+        order = make_order(fields, get_rules())
+    except InvalidOrder as exc:
+        news.tell(Kind.FAILED, order_id, reason=str(exc), attempt=attempt, **_known(fields))
+        raise
+    kitchen = get_kitchen()
+    dish = kitchen.menu[order.dish]
+    where = {
+        "table": order.table,
+        "dish": dish.name,
+        "station": dish.station,
+        "attempt": attempt,
+        "worker": self.request.hostname,
+    }
+    received = news.tell(Kind.RECEIVED, order_id, **where)
+    if received is not None and received.status == "cancelled":
+        _give_up_cancelled(self, "%s for table %d was cancelled; not cooking it.", dish, order)
     started_at = time.time()
     logger.info("Preparing %s for table %d...", dish.name, order.table)
+    news.tell(Kind.PREPARING, order_id, percent=0, **where)
     try:
-        cook_seconds = kitchen.cook(dish, attempt)
+        cook_seconds = kitchen.cook(dish, attempt, _ProgressReport(news, order_id, where))
+    except OrderCancelled:
+        _give_up_cancelled(self, "Stopped cooking %s for table %d: cancelled.", dish, order)
     except KitchenTrouble as trouble:
         max_retries = self.app.conf.kitchen_max_retries
         if attempt > max_retries:
-            raise OrderFailed(f"gave up after {attempt} attempts: {trouble}") from None
+            reason = f"gave up after {attempt} attempts: {trouble}"
+            news.tell(Kind.FAILED, order_id, reason=reason, **where)
+            raise OrderFailed(reason) from None
         delay = retry_delay(
             attempt - 1,
             base=self.app.conf.kitchen_retry_backoff,
@@ -61,17 +88,22 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
             trouble,
             delay,
         )
+        news.tell(Kind.RETRYING, order_id, reason=str(trouble), retry_in=round(delay, 3), **where)
         raise self.retry(exc=trouble, countdown=delay) from None
     except SoftTimeLimitExceeded:
         limit = kitchen.limits(dish).soft
         logger.warning(
             "%s for table %d took too long; stopped after %.1f s", dish.name, order.table, limit
         )
-        raise OrderFailed(f"took too long: still cooking after the {limit:g} s limit") from None
+        reason = f"took too long: still cooking after the {limit:g} s limit"
+        news.tell(Kind.FAILED, order_id, reason=reason, **where)
+        raise OrderFailed(reason) from None
     ready_at = time.time()
     logger.info("%s for table %d is ready.", dish.name, order.table)
+    cooked = round(cook_seconds, 3)
+    news.tell(Kind.READY, order_id, percent=100, cook_seconds=cooked, **where)
     return {
-        "order_id": self.request.id,
+        "order_id": order_id,
         "table": order.table,
         "dish": dish.name,
         "station": dish.station,
@@ -81,5 +113,43 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
         "ordered_at": order.ordered_at,
         "started_at": started_at,
         "ready_at": ready_at,
-        "cook_seconds": round(cook_seconds, 3),
+        "cook_seconds": cooked,
     }
+
+
+class _ProgressReport:
+    """Called while a dish cooks: publishes progress and notices a cancellation."""
+
+    def __init__(self, news: KitchenNews, order_id: str, where: dict[str, Any]) -> None:
+        self.news = news
+        self.order_id = order_id
+        self.where = where
+        self.next_report = _PROGRESS_EVERY
+
+    def __call__(self, percent: int) -> None:
+        if percent >= self.next_report:
+            self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
+            recorded = self.news.tell(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
+            status = recorded.status if recorded is not None else None
+        else:
+            status = self.news.status(self.order_id)
+        if status == "cancelled":
+            raise OrderCancelled(self.order_id)
+
+
+def _give_up_cancelled(task: Task, message: str, dish: Dish, order: Order) -> NoReturn:
+    """Stop work on a cancelled order: its message is acknowledged, its result says revoked."""
+    logger.info(message, dish.name, order.table)
+    task.backend.mark_as_revoked(task.request.id, "cancelled", request=task.request)
+    raise Ignore()
+
+
+def _known(fields: dict[str, Any]) -> dict[str, Any]:
+    """The table and dish of a message that failed its checks, where they are plausible."""
+    known: dict[str, Any] = {}
+    table, dish = fields.get("table"), fields.get("dish")
+    if isinstance(table, int) and not isinstance(table, bool):
+        known["table"] = table
+    if isinstance(dish, str) and len(dish) <= MAX_DISH_NAME:
+        known["dish"] = dish
+    return known

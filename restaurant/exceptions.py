@@ -23,3 +23,7 @@ class KitchenTrouble(RestaurantError):
 
 class ConfigError(RestaurantError):
     """An environment variable holds a value this project cannot use."""
+
+
+class OrderCancelled(RestaurantError):
+    """The order was cancelled: the kitchen stops cooking it, or never starts."""

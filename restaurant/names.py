@@ -10,3 +10,28 @@ TASKS_SENT_BY_WAITER: Final = (PREPARE_DISH,)
 
 #: The queue orders wait in until a cook takes them.
 ORDERS_QUEUE: Final = "orders"
+
+# --- The order ledger (keys in the result backend's Redis database) ---------------------------
+#: Prefix of every ledger key, so that the restaurant's keys are easy to find and to delete.
+LEDGER_PREFIX: Final = "restaurant:"
+#: Hash holding an order's current state.
+ORDER_KEY: Final = LEDGER_PREFIX + "order:{order_id}"
+#: List of an order's events, oldest first: its history.
+HISTORY_KEY: Final = LEDGER_PREFIX + "order:{order_id}:history"
+#: Sorted set of open (unfinished) order ids, scored by the time they were created.
+OPEN_KEY: Final = LEDGER_PREFIX + "open"
+#: Prefix of the per-table sorted sets of open order ids; the table number follows.
+TABLE_OPEN_PREFIX: Final = LEDGER_PREFIX + "open:table:"
+#: Sorted set of recently active order ids, scored by the time of their latest event.
+RECENT_KEY: Final = LEDGER_PREFIX + "recent"
+
+# --- Order events (Redis pub/sub) --------------------------------------------------------------
+#: Pub/sub channels are server-wide, not per database, so their names carry the database number
+#: (as kombu's fanout does) and two restaurants on one Redis server never hear each other.
+CHANNEL_PREFIX: Final = "restaurant:{db}:events:"
+#: Every event of every order.
+ALL_CHANNEL: Final = CHANNEL_PREFIX + "all"
+#: Events of one table's orders.
+TABLE_CHANNEL: Final = CHANNEL_PREFIX + "table:{table}"
+#: Events of one order.
+ORDER_CHANNEL: Final = CHANNEL_PREFIX + "order:{order_id}"

@@ -20,6 +20,10 @@ class Settings:
     failure_rate: float
     #: Forced trouble for named dishes, e.g. "Soup=busy:2,Steak=stuck" (see kitchen/trouble.py).
     trouble: str
+    #: Seconds a finished order stays in the ledger (open orders stay until they finish).
+    retention: int
+    #: How many orders the ledger's "recent" index keeps, newest first.
+    recent_limit: int
 
 
 def load_settings() -> Settings:
@@ -31,4 +35,6 @@ def load_settings() -> Settings:
         kitchen_speed=env_float("KITCHEN_SPEED", 1.0, minimum=0.001, maximum=1_000_000),
         failure_rate=env_float("KITCHEN_FAILURE_RATE", 0.0, minimum=0.0, maximum=1.0),
         trouble=env_str("KITCHEN_TROUBLE", ""),
+        retention=env_int("ORDER_RETENTION", 86_400, minimum=1),
+        recent_limit=env_int("RECENT_ORDERS", 10_000, minimum=1, maximum=10_000_000),
     )

@@ -56,7 +56,7 @@ def test_passing_trouble_is_retried_then_the_dish_is_ready(
         in log
     )
     assert log.count(f"[{order_id}]: Preparing Burger for table 8...") == 3
-    assert report(waiter, order_id)["attempts"] == 3
+    assert report(waiter, order_id)["attempt"] == 3
 
 
 def test_trouble_that_never_clears_exhausts_the_retries(
@@ -68,7 +68,7 @@ def test_trouble_that_never_clears_exhausts_the_retries(
     [order_id] = created_ids(result.stdout)
     final = report(waiter, order_id)
     assert final["status"] == "failed"
-    assert final["attempts"] == 4
+    assert final["attempt"] == 4
     assert final["reason"] == "gave up after 4 attempts: ran short of an ingredient for Steak"
     log = worker.log()
     assert log.count(f"[{order_id}]: Preparing Steak for table 9...") == 4
@@ -111,7 +111,7 @@ def test_a_bad_message_fails_at_once_and_is_never_retried(
 
     assert final["status"] == "failed"
     assert final["reason"].startswith(reason)
-    assert final["attempts"] == 1
+    assert final["attempt"] == 1
     log = worker.wait_for_log(
         f"Task kitchen.prepare_dish[{order_id}] raised expected: InvalidOrder"
     )
@@ -126,7 +126,7 @@ def test_positional_arguments_are_refused(
 
     final = report(waiter, order_id)
 
-    assert (final["status"], final["attempts"]) == ("failed", 1)
+    assert (final["status"], final["attempt"]) == ("failed", 1)
     assert final["reason"] == "prepare_dish takes keyword arguments only"
 
 

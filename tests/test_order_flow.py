@@ -40,9 +40,9 @@ def test_one_dish_is_cooked_and_the_worker_logs_it(waiter: Waiter, worker: Kitch
     [order_id] = created_ids(result.stdout)
     assert result.stdout == f"Order for table 1 created: {order_id}\n"
     report = wait_for_status(waiter, order_id, "ready")
-    assert report["table"] == 1 and report["dish"] == "Pasta" and report["attempts"] == 1
-    assert report["details"]["order_id"] == order_id
-    assert report["details"]["worker"] == worker.name.replace("%h", report["worker"].split("@")[1])
+    assert report["table"] == 1 and report["dish"] == "Pasta" and report["attempt"] == 1
+    assert report["order_id"] == order_id
+    assert report["worker"] == worker.name.replace("%h", report["worker"].split("@")[1])
     log = worker.wait_for_log(f"[{order_id}]: Pasta for table 1 is ready.")
     assert f"[{order_id}]: Preparing Pasta for table 1..." in log
     assert log.index("Preparing Pasta for table 1...") < log.index("Pasta for table 1 is ready.")
@@ -145,7 +145,7 @@ def test_status_of_a_queued_order_is_pending(kitchen_env: dict[str, str], idle_u
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "pending"
-    assert (report["table"], report["dish"], report["attempts"]) == (6, "Risotto", 0)
+    assert (report["table"], report["dish"], report["attempt"]) == (6, "Risotto", 0)
 
 
 def test_status_follows_a_dish_from_preparing_to_ready(
@@ -164,8 +164,18 @@ def test_status_follows_a_dish_from_preparing_to_ready(
             if not seen or seen[-1] != report["status"]:
                 seen.append(report["status"])
         assert seen[-2:] == ["preparing", "ready"]
-        assert set(seen) <= {"pending", "preparing", "ready"}
-        assert report["attempts"] == 1 and 2.5 <= report["details"]["cook_seconds"] <= 4.5
+        assert set(seen) <= {"pending", "received", "preparing", "ready"}
+        [ready] = [event for event in report["history"] if event["event"] == "ready"]
+        assert report["attempt"] == 1 and 2.5 <= ready["cook_seconds"] <= 4.5
+        assert [event["event"] for event in report["history"]] == [
+            "created",
+            "received",
+            "preparing",
+            "progress",
+            "progress",
+            "progress",
+            "ready",
+        ]
 
 
 def test_status_in_words(waiter: Waiter) -> None:

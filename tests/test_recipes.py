@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from kitchen.recipes import Kitchen
+from kitchen.recipes import CHECK_EVERY, PROGRESS_STEPS, Kitchen
 from kitchen.retry import retry_delay
 from kitchen.trouble import ForcedTrouble, Trouble, parse_trouble
 from restaurant.exceptions import ConfigError, KitchenTrouble
@@ -31,11 +31,48 @@ def kitchen(**kwargs: object) -> tuple[Kitchen, Clock]:
 def test_cooking_time_is_within_the_menu_range_divided_by_the_speed() -> None:
     cook, clock = kitchen(speed=10)
 
+    totals = []
     for _ in range(50):
+        clock.sleeps.clear()
         cook.cook(MENU["Pasta"], attempt=1)
+        totals.append(sum(clock.sleeps))
 
-    assert all(0.3 <= seconds <= 0.6 for seconds in clock.sleeps)
-    assert len(set(clock.sleeps)) > 40
+    assert all(0.3 <= seconds <= 0.6 for seconds in totals)
+    assert len(set(totals)) > 40
+
+
+def test_cooking_reports_progress_in_short_steps() -> None:
+    cook, clock = kitchen(speed=1)
+    reported: list[int] = []
+
+    cook.cook(MENU["Steak"], attempt=1, on_progress=reported.append)
+
+    assert max(clock.sleeps) <= CHECK_EVERY
+    assert 6 <= sum(clock.sleeps) <= 10
+    assert len(reported) == len(clock.sleeps) - 1 >= PROGRESS_STEPS - 1
+    assert reported == sorted(reported)
+    assert reported[0] > 0 and reported[-1] < 100
+
+
+def test_a_short_dish_still_reports_progress_a_few_times() -> None:
+    cook, _ = kitchen(speed=100)
+    reported: list[int] = []
+
+    cook.cook(MENU["Tiramisu"], attempt=1, on_progress=reported.append)
+
+    assert reported == [25, 50, 75]
+
+
+def test_whatever_progress_raises_stops_the_cooking() -> None:
+    cook, clock = kitchen(speed=1)
+
+    def cancel_at_half(percent: int) -> None:
+        if percent >= 50:
+            raise LookupError("cancelled")
+
+    with pytest.raises(LookupError, match="cancelled"):
+        cook.cook(MENU["Pasta"], attempt=1, on_progress=cancel_at_half)
+    assert 1.5 <= sum(clock.sleeps) <= 3.5
 
 
 def test_limits_scale_with_speed() -> None:
@@ -55,7 +92,7 @@ def test_forced_trouble_strikes_only_its_attempts() -> None:
             cook.cook(MENU["Burger"], attempt)
     assert clock.sleeps == []
     cook.cook(MENU["Burger"], attempt=3)
-    assert len(clock.sleeps) == 1
+    assert 4 <= sum(clock.sleeps) <= 7
 
 
 def test_short_ingredient_on_every_attempt() -> None:
@@ -71,7 +108,7 @@ def test_a_slow_dish_cooks_past_its_hard_limit_unless_stopped() -> None:
 
     cook.cook(MENU["Soup"], attempt=1)
 
-    assert clock.sleeps == [2 * 14 / 2]
+    assert sum(clock.sleeps) == pytest.approx(2 * 14 / 2)
 
 
 def test_a_stuck_pot_ignores_being_interrupted() -> None:
@@ -104,10 +141,10 @@ def test_random_trouble_follows_the_failure_rate() -> None:
 def test_no_trouble_at_rate_zero() -> None:
     cook, clock = kitchen(failure_rate=0.0)
 
-    for _ in range(200):
-        cook.cook(MENU["Salad"], attempt=1)
+    cooked = [cook.cook(MENU["Salad"], attempt=1) for _ in range(200)]
 
-    assert len(clock.sleeps) == 200
+    assert len(cooked) == 200
+    assert 200 * 1 <= sum(clock.sleeps) <= 200 * 3
 
 
 def test_parse_trouble() -> None:

@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -15,6 +15,9 @@ from restaurant.menu import load_menu
 from restaurant.orders import MAX_QUANTITY, Order, Rules, check_quantity, make_order
 from restaurant.settings import load_settings
 from waiter.exceptions import BadConfiguration, BadInput, DishesFailed, WaiterError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -58,7 +61,7 @@ def order(
     ] = 60.0,
 ) -> None:
     """Place an order: one kitchen task per dish (and per portion)."""
-    from waiter.client import follow, place_orders
+    from waiter.client import place_orders
 
     orders = _orders_from_arguments(table, dish or [], quantity, note, file)
     placed = {}
@@ -67,61 +70,141 @@ def order(
         typer.echo(f"Order for table {item.order.table} created: {item.order_id}")
     if not wait:
         return
-    failed = 0
-    for outcome in follow(list(placed), timeout):
-        ordered = placed[outcome.order_id]
-        elapsed = time.time() - (ordered.ordered_at or time.time())
-        what = f"{ordered.dish} for table {ordered.table}"
-        if outcome.ready:
-            typer.echo(
-                f"{what} is ready after {elapsed:.1f} s "
-                f"(order {outcome.order_id}, attempt {outcome.attempts}, {outcome.worker})"
-            )
-        else:
-            failed += 1
-            typer.echo(
-                f"{what} failed after {elapsed:.1f} s (order {outcome.order_id}): {outcome.reason}"
-            )
-    if failed:
-        raise DishesFailed(f"{failed} of {len(placed)} dishes failed")
+    from waiter.progress import open_display, shortfall
+    from waiter.watch import follow
+
+    with open_display(placed) as display:
+        for event in follow(list(placed), timeout):
+            display.show(event)
+    if problem := shortfall(display, len(placed)):
+        raise DishesFailed(problem)
 
 
 @app.command()
 def status(
     order_id: Annotated[str, typer.Argument(help="The id printed when the order was placed.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
-    """Show where an order stands: pending, preparing, retrying, ready or failed."""
-    from waiter.client import order_status
+    """Show where an order stands, and its history, from the order ledger."""
+    from restaurant.events import Kind
+    from waiter.client import order_record
 
-    report = order_status(order_id.strip())
+    record = order_record(order_id.strip())
     if as_json:
-        typer.echo(json.dumps(report.__dict__, indent=2, sort_keys=True))
+        typer.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
         return
-    details = report.details or {}
+    ready = next((event for event in record.history if event.event is Kind.READY), None)
     lines = [
-        ("order", report.order_id),
-        ("table", report.table),
-        ("dish", report.dish),
-        ("note", report.note),
-        ("status", report.status),
-        ("reason", report.reason),
-        ("attempts", report.attempts or ""),
-        ("worker", report.worker),
-        ("ordered", _clock(details.get("ordered_at"))),
-        ("started", _clock(details.get("started_at"))),
-        ("ready", _clock(details.get("ready_at"))),
-        ("cooked", f"{details['cook_seconds']:.1f} s" if "cook_seconds" in details else ""),
+        ("order", record.order_id),
+        ("table", record.table),
+        ("dish", record.dish),
+        ("station", record.station),
+        ("note", record.note),
+        ("status", record.status),
+        ("reason", record.reason),
+        ("attempts", record.attempt or ""),
+        ("worker", record.worker),
+        ("ordered", _clock(record.created_at)),
+        ("cooked", f"{ready.cook_seconds:.1f} s" if ready and ready.cook_seconds else ""),
     ]
     for label, value in lines:
         if value not in ("", None):
             typer.echo(f"{label + ':':<10}{value}")
+    typer.echo("history:")
+    for event in record.history:
+        detail = event.reason or (f"{event.percent}%" if event.event is Kind.PROGRESS else "")
+        by = f"attempt {event.attempt}, {event.worker}" if event.worker else ""
+        typer.echo(f"  {_clock(event.time)}  {event.event:<10}{by:<36}{detail}".rstrip())
+
+
+@app.command()
+def orders(
+    table: Annotated[
+        int | None, typer.Option("--table", "-t", help="Only this table's orders.")
+    ] = None,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only orders not yet finished.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="Show at most this many.")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the orders as JSON.")] = False,
+) -> None:
+    """List recent orders (or only open ones) from the order ledger."""
+    from waiter.client import list_orders
+
+    records = list_orders(table, open_only, limit)
+    if as_json:
+        typer.echo(json.dumps([record.as_dict() for record in records], indent=2))
+        return
+    from rich.table import Table
+
+    shown = Table("Order", "Table", "Dish", "Station", "Status", "Attempt", "Worker", "Ordered")
+    for record in records:
+        state = record.status
+        if state == "preparing" and record.percent:
+            state = f"preparing {record.percent}%"
+        shown.add_row(
+            record.order_id,
+            str(record.table or ""),
+            record.dish or "",
+            record.station or "",
+            state,
+            str(record.attempt or ""),
+            record.worker or "",
+            _clock(record.created_at),
+        )
+    _console().print(shown)
+    if not records:
+        typer.echo("no orders" + (f" for table {table}" if table is not None else ""))
+
+
+@app.command()
+def watch(
+    table: Annotated[
+        int | None, typer.Option("--table", "-t", help="Only this table's orders.")
+    ] = None,
+    order_id: Annotated[str | None, typer.Option("--order", help="Only this order.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each event as one line of JSON.")
+    ] = False,
+) -> None:
+    """Print order events live, one line each, until Ctrl-C."""
+    from restaurant.events import describe
+    from waiter.client import check_order_id
+    from waiter.watch import Notice
+    from waiter.watch import watch as watch_events
+
+    if order_id is not None:
+        order_id = order_id.strip()
+        check_order_id(order_id)
+    try:
+        for item in watch_events(table=table, order_id=order_id):
+            if isinstance(item, Notice):
+                typer.echo(f"waiter: {item.text}", err=True)
+            else:
+                typer.echo(item.to_json() if as_json else describe(item))
+    except KeyboardInterrupt:
+        return
+
+
+@app.command()
+def cancel(
+    order_id: Annotated[str, typer.Argument(help="The id printed when the order was placed.")],
+) -> None:
+    """Cancel an order: a queued dish is never cooked, one on the stove stops at once."""
+    from waiter.client import cancel_order
+
+    before = cancel_order(order_id.strip())
+    typer.echo(
+        f"Order {before.order_id} ({before.dish} for table {before.table}) cancelled; "
+        f"it was {before.status}."
+    )
 
 
 @app.command()
 def menu() -> None:
     """Show the dishes, their station, cooking time and time limits."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("Dish", "Station", "Cooking time", "Soft limit", "Hard limit")
@@ -134,7 +217,7 @@ def menu() -> None:
             f"{dish.soft_limit:g} s",
             f"{dish.hard_limit:g} s",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def _orders_from_arguments(
@@ -160,6 +243,14 @@ def _orders_from_arguments(
         )
         orders.extend([order] * quantity)
     return orders
+
+
+def _console() -> "Console":
+    from rich.console import Console
+
+    console = Console()
+    # Piped output is not cut to 80 columns: order ids stay whole for other programs.
+    return console if console.is_terminal else Console(width=200)
 
 
 def _clock(timestamp: object) -> str:

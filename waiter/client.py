@@ -1,28 +1,25 @@
-"""Placing and following orders through Celery, by task name only (no kitchen code here)."""
+"""Placing, reading and cancelling orders: Celery by task name only, and the order ledger."""
 
-import itertools
 import logging
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import redis
-from celery import Celery, states
+from celery import Celery
 from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from restaurant.events import Kind, make_event
+from restaurant.ledger import Ledger, OrderRecord
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
-from waiter.exceptions import BadInput, OrderNotFound, RedisUnavailable, WaitTimedOut
-
-#: Marks the record the waiter writes when it places an order, before any cook has seen it.
-_PLACED = "placed"
+from restaurant.settings import load_settings
+from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
 
 
 @dataclass(frozen=True)
@@ -31,32 +28,6 @@ class PlacedOrder:
 
     order_id: str
     order: Order
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a dish ended: ready, or failed with a reason."""
-
-    order_id: str
-    ready: bool
-    attempts: int
-    reason: str = ""
-    worker: str = ""
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    """Where an order stands, as the result backend tells it."""
-
-    order_id: str
-    status: str
-    table: int | None
-    dish: str | None
-    attempts: int
-    note: str | None = None
-    reason: str = ""
-    worker: str = ""
-    details: dict[str, Any] | None = None
 
 
 @cache
@@ -94,7 +65,7 @@ def redis_errors(url: str) -> Iterator[None]:
         OperationalError,
         OSError,
     ) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {where}: {_first_line(exc)}") from None
+        raise RedisUnavailable(f"cannot reach Redis at {where}: {first_line(exc)}") from None
 
 
 def check_reachable(app: Celery) -> None:
@@ -106,11 +77,11 @@ def check_reachable(app: Celery) -> None:
     for url in dict.fromkeys((app.conf.result_backend, app.conf.broker_url)):
         if not url.startswith(("redis://", "rediss://", "unix://")):
             continue
-        with redis_errors(url), _bounded_client(app, url) as client:
+        with redis_errors(url), bounded_client(app, url) as client:
             client.ping()
 
 
-def _bounded_client(app: Celery, url: str) -> redis.Redis:
+def bounded_client(app: Celery, url: str) -> redis.Redis:
     """A Redis client that gives up after the connect timeout, without retrying."""
     timeout = app.conf.broker_connection_timeout
     return redis.Redis.from_url(
@@ -118,18 +89,36 @@ def _bounded_client(app: Celery, url: str) -> redis.Redis:
     )
 
 
+def open_ledger(app: Celery) -> Ledger:
+    """Return the ledger in the result backend's Redis database, through a bounded client."""
+    settings = load_settings()
+    client = bounded_client(app, app.conf.result_backend)
+    return Ledger(client, settings.retention, settings.recent_limit)
+
+
 def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
     """Send one `kitchen.prepare_dish` task per order, yielding each as it is sent.
 
-    Each order is first recorded as placed in the result backend (one pipelined round trip),
-    which also proves Redis answers before anything is enqueued, and lets `waiter status`
-    tell a queued order from an unknown id.
+    Each order is first entered in the ledger with its `created` event (one pipelined round
+    trip), which also proves Redis answers before anything is enqueued: the ledger never
+    lags behind the queue.
     """
     app = celery_app()
     check_reachable(app)
     placed = [PlacedOrder(str(uuid.uuid4()), order) for order in orders]
+    ledger = open_ledger(app)
     with redis_errors(app.conf.result_backend):
-        _record_placed(app, placed)
+        ledger.record_many(
+            make_event(
+                Kind.CREATED,
+                item.order_id,
+                table=item.order.table,
+                dish=item.order.dish,
+                note=item.order.note,
+                time=item.order.ordered_at,
+            )
+            for item in placed
+        )
     sent = 0
     try:
         with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
@@ -148,153 +137,66 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
         raise
     finally:
         if sent < len(placed):
-            _forget(app, placed[sent:])
+            _mark_unsent(ledger, placed[sent:])
 
 
-def follow(order_ids: list[str], timeout: float) -> Iterator[Outcome]:
-    """Yield the outcome of each order as it finishes; raise WaitTimedOut after `timeout` s.
-
-    Celery's result backend publishes each stored result on a channel named after its key:
-    the waiter subscribes to those first, then reads what was already stored, so no outcome
-    slips between the two. Its own loop keeps --timeout exact.
-    """
+def order_record(order_id: str) -> OrderRecord:
+    """Read an order and its history from the ledger."""
+    check_order_id(order_id)
     app = celery_app()
-    backend = app.backend
-    channels = [backend.get_key_for_task(order_id) for order_id in order_ids]
-    pending = set(order_ids)
-    deadline = time.monotonic() + timeout
-    url = app.conf.result_backend
-    with redis_errors(url), _bounded_client(app, url) as client, client.pubsub() as pubsub:
-        pubsub.subscribe(*channels)
-        stored = (raw for raw in client.mget(channels) if raw is not None)
-        try:
-            for meta in itertools.chain(
-                map(backend.decode_result, stored), _published(pubsub, backend, deadline)
-            ):
-                if meta["status"] in states.READY_STATES and meta["task_id"] in pending:
-                    pending.discard(meta["task_id"])
-                    yield _outcome(meta["task_id"], meta)
-                    if not pending:
-                        return
-        except redis.ConnectionError as exc:
-            where = maybe_sanitize_url(url)
-            raise RedisUnavailable(f"lost Redis at {where}: {_first_line(exc)}") from None
-    raise WaitTimedOut(
-        f"timed out after {timeout:g} s with {len(pending)} of {len(order_ids)} dishes not done; "
-        "they are still in the kitchen (see 'waiter status ID')"
-    )
+    with redis_errors(app.conf.result_backend):
+        record = open_ledger(app).order(order_id)
+    if record is None:
+        raise OrderNotFound(f"no order {order_id} (never placed, or its record has expired)")
+    return record
 
 
-def _published(
-    pubsub: redis.client.PubSub, backend: Any, deadline: float
-) -> Iterator[dict[str, Any]]:
-    """Yield each result published on the subscribed channels until `deadline`."""
-    while (remaining := deadline - time.monotonic()) > 0:
-        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-        if message is not None and message["type"] == "message":
-            yield backend.decode_result(message["data"])
+def list_orders(table: int | None, open_only: bool, limit: int) -> list[OrderRecord]:
+    """List open or recent orders from the ledger, oldest first."""
+    app = celery_app()
+    with redis_errors(app.conf.result_backend):
+        return open_ledger(app).orders(table=table, open_only=open_only, limit=limit)
 
 
-def order_status(order_id: str) -> StatusReport:
-    """Read where an order stands from the result backend."""
+def cancel_order(order_id: str) -> OrderRecord:
+    """Cancel an order that is not finished; return its record from before the cancellation.
+
+    The ledger says cancelled at once; a cook checks the ledger before cooking and while
+    cooking, so a queued order is never cooked and one on the stove stops within a moment.
+    """
+    check_order_id(order_id)
+    app = celery_app()
+    with redis_errors(app.conf.result_backend):
+        ledger = open_ledger(app)
+        before = ledger.order(order_id, with_history=False)
+        recorded = ledger.record(
+            make_event(Kind.CANCELLED, order_id, reason="cancelled by the waiter")
+        )
+    if before is None or recorded.status == "":
+        raise OrderNotFound(f"no order {order_id} (never placed, or its record has expired)")
+    if not recorded.applied:
+        raise AlreadyFinished(f"order {order_id} is already {recorded.status}; too late to cancel")
+    return before
+
+
+def check_order_id(order_id: str) -> None:
+    """Refuse anything that is not an order id, before asking Redis."""
     try:
         uuid.UUID(order_id)
     except ValueError:
         raise BadInput(f"{order_id!r} is not an order id (they look like {uuid.uuid4()})") from None
-    app = celery_app()
-    check_reachable(app)
-    with redis_errors(app.conf.result_backend):
-        meta = app.backend.get_task_meta(order_id)
-    state, result = meta["status"], meta.get("result")
-    fields = meta.get("kwargs") or {}
-    if state == states.PENDING and not (isinstance(result, dict) and result.get(_PLACED)):
-        raise OrderNotFound(f"no order {order_id} (never placed, or its record has expired)")
-    report = StatusReport(
-        order_id=order_id,
-        status="pending",
-        table=fields.get("table"),
-        dish=fields.get("dish"),
-        note=fields.get("note"),
-        attempts=(meta.get("retries") or 0) + (0 if state == states.PENDING else 1),
-        worker=meta.get("worker") or "",
-    )
-    if state == states.SUCCESS and isinstance(result, dict):
-        return replace(report, status="ready", details=result)
-    if state in (states.FAILURE, states.RETRY):
-        status = "failed" if state == states.FAILURE else "retrying"
-        return replace(report, status=status, reason=describe_failure(result))
-    if state == states.STARTED:
-        return replace(report, status="preparing")
-    if state == states.REVOKED:
-        return replace(report, status="cancelled")
-    return replace(report, details=result if isinstance(result, dict) else None)
 
 
-def describe_failure(error: object) -> str:
-    """Say in words why a dish failed, from the exception the result backend stored."""
-    name = type(error).__name__
-    if name == "TimeLimitExceeded":
-        return "took too long: killed at its hard time limit"
-    if name == "WorkerLostError":
-        return "the cook's process died while cooking it"
-    text = str(error).strip() or name
-    ours = ("OrderFailed", "InvalidOrder", "KitchenTrouble")
-    return text if name in ours else f"{name}: {text}"
-
-
-def _outcome(order_id: str, meta: dict[str, Any]) -> Outcome:
-    attempts = (meta.get("retries") or 0) + 1
-    result = meta.get("result")
-    if meta["status"] == states.SUCCESS and isinstance(result, dict):
-        return Outcome(
-            order_id,
-            True,
-            int(result.get("attempts", attempts)),
-            worker=str(result.get("worker", "")),
+def _mark_unsent(ledger: Ledger, unsent: list[PlacedOrder]) -> None:
+    """Record the orders that never reached the queue as failed (best effort)."""
+    with suppress(redis.exceptions.RedisError):
+        ledger.record_many(
+            make_event(Kind.FAILED, item.order_id, reason="never reached the kitchen")
+            for item in unsent
         )
-    return Outcome(
-        order_id,
-        False,
-        attempts,
-        reason=describe_failure(result),
-        worker=str(meta.get("worker") or ""),
-    )
 
 
-def _record_placed(app: Celery, placed: list[PlacedOrder]) -> None:
-    backend = app.backend
-    with backend.client.pipeline(transaction=False) as pipe:
-        for item in placed:
-            kwargs = item.order.model_dump()
-            meta = {
-                "status": states.PENDING,
-                "result": {_PLACED: True, "ordered_at": item.order.ordered_at},
-                "traceback": None,
-                "children": [],
-                "date_done": None,
-                "task_id": item.order_id,
-                "name": PREPARE_DISH,
-                "args": [],
-                "kwargs": kwargs,
-                "retries": 0,
-            }
-            pipe.set(
-                backend.get_key_for_task(item.order_id),
-                backend.encode(meta),
-                ex=int(app.conf.result_expires),
-            )
-        pipe.execute()
-
-
-def _forget(app: Celery, unsent: list[PlacedOrder]) -> None:
-    """Remove the records of orders that never reached the queue (best effort)."""
-    try:
-        keys = [app.backend.get_key_for_task(item.order_id) for item in unsent]
-        app.backend.client.delete(*keys)
-    except redis.exceptions.RedisError:
-        pass
-
-
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (or its type's name)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

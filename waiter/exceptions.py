@@ -43,3 +43,9 @@ class BadConfiguration(WaiterError):
     """An environment variable or the menu file is unusable."""
 
     exit_code = 7
+
+
+class AlreadyFinished(WaiterError):
+    """The order is already ready, failed or cancelled: too late to cancel it."""
+
+    exit_code = 8

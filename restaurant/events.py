@@ -1,0 +1,129 @@
+"""Order events: one versioned JSON schema for every step of an order's life."""
+
+import time
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict
+
+#: Bumped whenever a field changes meaning or disappears; new optional fields keep it.
+SCHEMA_VERSION: Final = 1
+
+
+class Kind(StrEnum):
+    """What happened to the order."""
+
+    CREATED = "created"
+    RECEIVED = "received"
+    PREPARING = "preparing"
+    PROGRESS = "progress"
+    RETRYING = "retrying"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: The order's status once the event has happened.
+STATUS_AFTER: Final = {
+    Kind.CREATED: "pending",
+    Kind.RECEIVED: "received",
+    Kind.PREPARING: "preparing",
+    Kind.PROGRESS: "preparing",
+    Kind.RETRYING: "retrying",
+    Kind.READY: "ready",
+    Kind.FAILED: "failed",
+    Kind.CANCELLED: "cancelled",
+}
+
+#: Statuses an order never leaves.
+FINAL_STATUSES: Final = frozenset({"ready", "failed", "cancelled"})
+
+# Within one attempt, steps come in this order; a later attempt outranks every earlier step.
+_STEP = {Kind.RECEIVED: 100, Kind.PREPARING: 200, Kind.PROGRESS: 200, Kind.RETRYING: 900}
+_ATTEMPT = 1000
+_FINAL_RANK = 10**12
+
+
+class OrderEvent(BaseModel):
+    """One step in an order's life, as published on pub/sub and kept in its history."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    #: Schema version.
+    v: int = SCHEMA_VERSION
+    #: What happened.
+    event: Kind
+    order_id: str
+    #: The order's status after this event.
+    status: str
+    #: When it happened (seconds since the epoch).
+    time: float
+    table: int | None = None
+    dish: str | None = None
+    station: str | None = None
+    #: The worker (cook) that sent it; absent for the waiter's and the manager's events.
+    worker: str | None = None
+    #: Which attempt at cooking (1 for the first); 0 before any cook has it.
+    attempt: int = 0
+    #: Position in the order's history (1, 2, ...), given by the ledger.
+    seq: int = 0
+    #: created: the note for the kitchen.
+    note: str | None = None
+    #: progress: how much of the cooking is done.
+    percent: int | None = None
+    #: retrying, failed, cancelled: why.
+    reason: str | None = None
+    #: retrying: seconds until the next attempt.
+    retry_in: float | None = None
+    #: ready: seconds the dish took to cook.
+    cook_seconds: float | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the order is finished after this event."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def rank(self) -> int:
+        """How far along the order this event is; the ledger only ever moves forward."""
+        if self.final:
+            return _FINAL_RANK
+        if self.event is Kind.CREATED:
+            return 0
+        return self.attempt * _ATTEMPT + _STEP[self.event] + min(self.percent or 0, 99)
+
+    def to_json(self) -> str:
+        """Encode as the JSON published on pub/sub (fields without a value are left out)."""
+        return self.model_dump_json(exclude_none=True)
+
+
+def make_event(kind: Kind, order_id: str, **fields: Any) -> OrderEvent:
+    """Build an event of `kind` happening now, with the status that follows from it."""
+    fields.setdefault("time", time.time())
+    return OrderEvent(event=kind, order_id=order_id, status=STATUS_AFTER[kind], **fields)
+
+
+def parse_event(raw: str | bytes) -> OrderEvent:
+    """Decode one published event."""
+    return OrderEvent.model_validate_json(raw)
+
+
+def describe(event: OrderEvent) -> str:
+    """Say what happened in one line, for people watching."""
+    clock = datetime.fromtimestamp(event.time).strftime("%H:%M:%S.%f")[:-3]
+    what = f"{event.dish or '?'} for table {event.table if event.table is not None else '?'}"
+    detail = {
+        Kind.CREATED: "ordered" + (f" ({event.note})" if event.note else ""),
+        Kind.RECEIVED: "taken by a cook",
+        Kind.PREPARING: "preparing",
+        Kind.PROGRESS: f"{event.percent}% cooked",
+        Kind.RETRYING: f"trouble: {event.reason}; trying again in {event.retry_in or 0:.2f} s",
+        Kind.READY: "ready" + (f" after {event.cook_seconds:.2f} s" if event.cook_seconds else ""),
+        Kind.FAILED: f"failed: {event.reason}",
+        Kind.CANCELLED: "cancelled" + (f": {event.reason}" if event.reason else ""),
+    }[event.event]
+    by = ""
+    if event.worker:
+        by = f"  [attempt {event.attempt}, {event.worker}]"
+    return f"{clock}  {event.order_id}  {what}: {detail}{by}"

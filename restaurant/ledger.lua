@@ -1,0 +1,70 @@
+-- Apply one order event to the ledger and publish it, in one atomic step, but only when it
+-- moves the order forward: a late or repeated event changes nothing and is not published.
+--
+-- KEYS[1] order hash   KEYS[2] history list   KEYS[3] open index   KEYS[4] recent index
+-- ARGV[1] event JSON   ARGV[2] its rank        ARGV[3] retention (s) of a finished order
+-- ARGV[4] prefix of the per-table open index   ARGV[5] channel prefix
+-- ARGV[6] history length cap                  ARGV[7] recent index cap
+-- ARGV[8] '1' if the event may create an order the ledger does not know
+--
+-- Returns {seq, status}: seq is 0 when the event was not applied, and status is the order's
+-- status after the call ('' for an unknown order).
+local order_key, history_key, open_key, recent_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local event = cjson.decode(ARGV[1])
+local rank = tonumber(ARGV[2])
+
+local current = redis.call('HMGET', order_key, 'rank', 'status', 'table', 'dish', 'station',
+                           'created_at')
+if not current[1] then
+  if ARGV[8] ~= '1' then
+    return {0, ''}
+  end
+elseif tonumber(current[1]) >= rank then
+  return {0, current[2]}
+end
+
+-- What the order is does not change: fill in what this event's sender did not know.
+if event.table == nil and current[3] then event.table = tonumber(current[3]) end
+if event.dish == nil and current[4] then event.dish = current[4] end
+if event.station == nil and current[5] then event.station = current[5] end
+
+local seq = redis.call('HINCRBY', order_key, 'seq', 1)
+event.seq = seq
+local payload = cjson.encode(event)
+local created_at = tonumber(current[6]) or event.time
+local id = event.order_id
+
+local fields = {'order_id', id, 'status', event.status, 'rank', ARGV[2],
+                'created_at', created_at, 'updated_at', event.time,
+                'attempt', event.attempt or 0, 'reason', event.reason or ''}
+for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent'}) do
+  if event[name] ~= nil then
+    table.insert(fields, name)
+    table.insert(fields, tostring(event[name]))
+  end
+end
+redis.call('HSET', order_key, unpack(fields))
+redis.call('RPUSH', history_key, payload)
+redis.call('LTRIM', history_key, -tonumber(ARGV[6]), -1)
+
+local table_index = event.table and (ARGV[4] .. event.table)
+local retention = tonumber(ARGV[3])
+if event.status == 'ready' or event.status == 'failed' or event.status == 'cancelled' then
+  redis.call('ZREM', open_key, id)
+  if table_index then redis.call('ZREM', table_index, id) end
+  redis.call('EXPIRE', order_key, retention)
+  redis.call('EXPIRE', history_key, retention)
+else
+  redis.call('ZADD', open_key, created_at, id)
+  if table_index then redis.call('ZADD', table_index, created_at, id) end
+end
+
+redis.call('ZADD', recent_key, event.time, id)
+redis.call('ZREMRANGEBYSCORE', recent_key, '-inf', event.time - retention)
+redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[7]) - 1)
+
+local prefix = ARGV[5]
+redis.call('PUBLISH', prefix .. 'all', payload)
+if event.table then redis.call('PUBLISH', prefix .. 'table:' .. event.table, payload) end
+redis.call('PUBLISH', prefix .. 'order:' .. id, payload)
+return {seq, event.status}

@@ -1,0 +1,238 @@
+"""The order ledger in Redis: each order's state and history, kept in step with its events."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Final
+
+import redis
+
+from restaurant.events import FINAL_STATUSES, Kind, OrderEvent, parse_event
+from restaurant.names import (
+    ALL_CHANNEL,
+    CHANNEL_PREFIX,
+    HISTORY_KEY,
+    OPEN_KEY,
+    ORDER_CHANNEL,
+    ORDER_KEY,
+    RECENT_KEY,
+    TABLE_CHANNEL,
+    TABLE_OPEN_PREFIX,
+)
+
+#: The newest events kept in an order's history (a retried dish has about a dozen).
+HISTORY_LIMIT: Final = 200
+
+_ADVANCE = resources.files("restaurant").joinpath("ledger.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the ledger did with an event."""
+
+    #: The event's place in the order's history, or 0 if it was not applied.
+    seq: int
+    #: The order's status afterwards ('' when the ledger does not know the order).
+    status: str
+
+    @property
+    def applied(self) -> bool:
+        """Whether the event moved the order forward (and was published)."""
+        return self.seq > 0
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as the ledger holds it."""
+
+    order_id: str
+    status: str
+    table: int | None
+    dish: str | None
+    station: str | None
+    note: str | None
+    attempt: int
+    worker: str | None
+    reason: str
+    percent: int | None
+    created_at: float
+    updated_at: float
+    seq: int
+    history: list[OrderEvent] = field(default_factory=list)
+
+    @property
+    def final(self) -> bool:
+        """Whether the order is finished (ready, failed or cancelled)."""
+        return self.status in FINAL_STATUSES
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the record as plain data, its history as event dictionaries."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["history"] = [event.model_dump(exclude_none=True) for event in self.history]
+        return data
+
+
+class Ledger:
+    """Reads and advances orders in the ledger kept in one Redis database."""
+
+    def __init__(self, client: redis.Redis, retention: int, recent_limit: int) -> None:
+        self.client = client
+        self.retention = retention
+        self.recent_limit = recent_limit
+        self._advance = client.register_script(_ADVANCE)
+        self.channel_prefix = CHANNEL_PREFIX.format(db=database_of(client))
+
+    # --- Channels -------------------------------------------------------------------------
+    def channel(self, *, table: int | None = None, order_id: str | None = None) -> str:
+        """Name the channel carrying one order's events, one table's, or everyone's."""
+        db = database_of(self.client)
+        if order_id is not None:
+            return ORDER_CHANNEL.format(db=db, order_id=order_id)
+        if table is not None:
+            return TABLE_CHANNEL.format(db=db, table=table)
+        return ALL_CHANNEL.format(db=db)
+
+    # --- Writing --------------------------------------------------------------------------
+    def record(self, event: OrderEvent, client: Any = None) -> Recorded:
+        """Apply `event` and publish it if it moves its order forward; else change nothing.
+
+        With a pipeline as `client`, the call is queued and its result comes from `execute()`
+        (see `record_many`).
+        """
+        keys = [
+            ORDER_KEY.format(order_id=event.order_id),
+            HISTORY_KEY.format(order_id=event.order_id),
+            OPEN_KEY,
+            RECENT_KEY,
+        ]
+        args: list[str | int] = [
+            event.to_json(),
+            event.rank,
+            self.retention,
+            TABLE_OPEN_PREFIX,
+            self.channel_prefix,
+            HISTORY_LIMIT,
+            self.recent_limit,
+            "0" if event.event is Kind.CANCELLED else "1",
+        ]
+        reply = self._advance(keys=keys, args=args, client=client or self.client)
+        if client is not None:
+            return Recorded(0, "")
+        return _recorded(reply)
+
+    def record_many(self, events: Iterable[OrderEvent]) -> list[Recorded]:
+        """Apply many events in one round trip."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for event in events:
+                self.record(event, client=pipe)
+            return [_recorded(reply) for reply in pipe.execute()]
+
+    # --- Reading --------------------------------------------------------------------------
+    def status(self, order_id: str) -> str | None:
+        """Return the order's status, or None if the ledger does not know it."""
+        raw = self.client.hget(ORDER_KEY.format(order_id=order_id), "status")
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def latest_events(self, order_ids: list[str]) -> list[OrderEvent]:
+        """Return the latest event of each known order, in one round trip."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for order_id in order_ids:
+                pipe.lindex(HISTORY_KEY.format(order_id=order_id), -1)
+            return [parse_event(raw) for raw in pipe.execute() if raw is not None]
+
+    def order(self, order_id: str, *, with_history: bool = True) -> OrderRecord | None:
+        """Return the order's record (and history), or None if the ledger does not know it."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(ORDER_KEY.format(order_id=order_id))
+            pipe.lrange(HISTORY_KEY.format(order_id=order_id), 0, -1)
+            fields, history = pipe.execute()
+        if not fields:
+            return None
+        record = _record_from_hash(fields)
+        if with_history:
+            record.history.extend(parse_event(raw) for raw in history)
+        return record
+
+    def history(self, order_id: str) -> list[OrderEvent]:
+        """Return the order's events, oldest first."""
+        raw = self.client.lrange(HISTORY_KEY.format(order_id=order_id), 0, -1)
+        return [parse_event(item) for item in raw]
+
+    def orders(
+        self, *, table: int | None = None, open_only: bool = False, limit: int = 50
+    ) -> list[OrderRecord]:
+        """List orders, most recently created last: open ones, or recently active ones."""
+        if open_only:
+            key = OPEN_KEY if table is None else f"{TABLE_OPEN_PREFIX}{table}"
+            ids = [_text(raw) for raw in self.client.zrevrange(key, 0, limit - 1)]
+        else:
+            ids = self._recent_ids(table, limit)
+        with self.client.pipeline(transaction=False) as pipe:
+            for order_id in ids:
+                pipe.hgetall(ORDER_KEY.format(order_id=order_id))
+            records = [_record_from_hash(fields) for fields in pipe.execute() if fields]
+        return sorted(records, key=lambda record: record.created_at)
+
+    def active_since(self, since: float) -> list[str]:
+        """Return the ids of orders with an event at or after `since` (seconds since epoch)."""
+        return [_text(raw) for raw in self.client.zrangebyscore(RECENT_KEY, since, "+inf")]
+
+    def _recent_ids(self, table: int | None, limit: int) -> list[str]:
+        if table is None:
+            return [_text(raw) for raw in self.client.zrevrange(RECENT_KEY, 0, limit - 1)]
+        # The recent index holds every table: read it in pages until enough are found.
+        found: list[str] = []
+        page, start = 500, 0
+        while len(found) < limit:
+            ids = [_text(raw) for raw in self.client.zrevrange(RECENT_KEY, start, start + page - 1)]
+            if not ids:
+                break
+            with self.client.pipeline(transaction=False) as pipe:
+                for order_id in ids:
+                    pipe.hget(ORDER_KEY.format(order_id=order_id), "table")
+                tables = pipe.execute()
+            found.extend(
+                order_id
+                for order_id, raw in zip(ids, tables, strict=True)
+                if raw is not None and _text(raw) == str(table)
+            )
+            start += page
+        return found[:limit]
+
+
+def database_of(client: redis.Redis) -> int:
+    """Return the database number a client talks to."""
+    return int(client.connection_pool.connection_kwargs.get("db", 0))
+
+
+def _recorded(reply: Any) -> Recorded:
+    seq, status = reply
+    return Recorded(int(seq), _text(status))
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:
+    fields = {_text(key): _text(value) for key, value in raw.items()}
+
+    def number(name: str) -> int | None:
+        value = fields.get(name)
+        return int(float(value)) if value not in (None, "") else None
+
+    return OrderRecord(
+        order_id=fields.get("order_id", ""),
+        status=fields.get("status", ""),
+        table=number("table"),
+        dish=fields.get("dish"),
+        station=fields.get("station"),
+        note=fields.get("note"),
+        attempt=number("attempt") or 0,
+        worker=fields.get("worker"),
+        reason=fields.get("reason", ""),
+        percent=number("percent"),
+        created_at=float(fields.get("created_at", 0)),
+        updated_at=float(fields.get("updated_at", 0)),
+        seq=number("seq") or 0,
+    )

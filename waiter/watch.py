@@ -1,0 +1,179 @@
+"""Hearing order events over Redis pub/sub: following placed orders, and watching live."""
+
+import itertools
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis
+from kombu.utils.url import maybe_sanitize_url
+from pydantic import ValidationError
+
+from restaurant.events import OrderEvent, parse_event
+from restaurant.ledger import Ledger
+from waiter.client import celery_app, first_line, open_ledger, redis_errors
+from waiter.exceptions import RedisUnavailable, WaitTimedOut
+
+#: Above this many orders, --wait listens to the channel of every order instead of each one's.
+_MAX_ORDER_CHANNELS = 100
+#: How long a watcher waits between reconnection attempts: doubling from the first to the cap.
+_RECONNECT_FIRST, _RECONNECT_CAP = 0.1, 5.0
+#: Orders whose last seen event a watcher remembers, to replay only what it missed.
+_REMEMBERED = 10_000
+
+
+def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
+    """Yield each order's events as they happen until every order is finished.
+
+    Subscribes first, then reads each order's latest event from the ledger, so nothing that
+    happens between the two is missed; events are told apart by their sequence number.
+    Raises WaitTimedOut after `timeout` seconds, RedisUnavailable if Redis goes away.
+    """
+    app = celery_app()
+    url = app.conf.result_backend
+    ledger = open_ledger(app)
+    pending = set(order_ids)
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    if len(order_ids) <= _MAX_ORDER_CHANNELS:
+        channels = [ledger.channel(order_id=order_id) for order_id in order_ids]
+    else:
+        channels = [ledger.channel()]
+    with redis_errors(url), _pubsub(ledger) as pubsub:
+        pubsub.subscribe(*channels)
+        _confirm(pubsub, len(channels))
+        latest = ledger.latest_events(order_ids)
+        try:
+            for event in itertools.chain(latest, _heard(pubsub, deadline)):
+                if event.order_id not in pending or event.seq <= seen.get(event.order_id, 0):
+                    continue
+                seen[event.order_id] = event.seq
+                yield event
+                if event.final:
+                    pending.discard(event.order_id)
+                    if not pending:
+                        return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            where = maybe_sanitize_url(url)
+            raise RedisUnavailable(f"lost Redis at {where}: {first_line(exc)}") from None
+    raise WaitTimedOut(
+        f"timed out after {timeout:g} s with {len(pending)} of {len(order_ids)} dishes not done; "
+        "they are still in the kitchen (see 'waiter status ID')"
+    )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """News about the watch itself (connection lost, reconnected), not about an order."""
+
+    text: str
+
+
+def watch(table: int | None = None, order_id: str | None = None) -> Iterator[OrderEvent | Notice]:
+    """Yield live events (of one table, one order, or all) until the caller stops.
+
+    Pub/sub delivers at most once: when the connection drops, this says so, reconnects with
+    backoff and then replays from the ledger every event published while it was away.
+    """
+    app = celery_app()
+    url = app.conf.result_backend
+    where = maybe_sanitize_url(url)
+    last_seq: OrderedDict[str, int] = OrderedDict()
+    lost_at: float | None = None
+    connected_once = False
+    failures = 0
+    with redis_errors(url):
+        while True:
+            ledger = open_ledger(app)
+            channel = ledger.channel(table=table, order_id=order_id)
+            try:
+                with _pubsub(ledger) as pubsub:
+                    pubsub.subscribe(channel)
+                    _confirm(pubsub, 1)
+                    connected_once = True
+                    missed: list[OrderEvent] = []
+                    if lost_at is not None:
+                        yield Notice(
+                            f"reconnected to Redis at {where} after "
+                            f"{time.time() - lost_at:.1f} s; replaying what was missed"
+                        )
+                        missed = _missed(ledger, lost_at, last_seq, table, order_id)
+                        lost_at, failures = None, 0
+                    for event in itertools.chain(missed, _heard(pubsub, None)):
+                        if event.seq <= last_seq.get(event.order_id, 0):
+                            continue
+                        _remember(last_seq, event)
+                        yield event
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # Failing to connect at all, or being refused, is an error; a lost connection
+                # is a gap to report and to fill.
+                if not connected_once or isinstance(exc, redis.AuthenticationError):
+                    raise
+                if lost_at is None:
+                    lost_at = time.time()
+                    yield Notice(f"lost Redis at {where} ({first_line(exc)}); reconnecting")
+                delay = min(_RECONNECT_CAP, _RECONNECT_FIRST * 2**failures)
+                failures += 1
+                time.sleep(random.uniform(delay / 2, delay))
+
+
+def _missed(
+    ledger: Ledger,
+    since: float,
+    last_seq: dict[str, int],
+    table: int | None,
+    order_id: str | None,
+) -> list[OrderEvent]:
+    """Events of the watched orders that happened while the watcher was away, oldest first."""
+    # A second of slack covers clocks that differ between the kitchen's hosts and ours.
+    candidates = [order_id] if order_id is not None else ledger.active_since(since - 1)
+    missed = [
+        event
+        for candidate in candidates
+        for event in ledger.history(candidate)
+        if (table is None or event.table == table)
+        and event.seq > last_seq.get(event.order_id, 0)
+        and (event.order_id in last_seq or event.time >= since - 1)
+    ]
+    return sorted(missed, key=lambda event: event.time)
+
+
+def _heard(pubsub: redis.client.PubSub, deadline: float | None) -> Iterator[OrderEvent]:
+    """Yield the events heard on the subscribed channels, until `deadline` if one is given."""
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return
+        message = pubsub.get_message(
+            ignore_subscribe_messages=True, timeout=1.0 if remaining is None else remaining
+        )
+        if message is None or message["type"] != "message":
+            continue
+        try:
+            yield parse_event(message["data"])
+        except ValidationError:
+            continue  # not one of ours: someone else's message on our channel
+
+
+def _pubsub(ledger: Ledger) -> redis.client.PubSub:
+    return ledger.client.pubsub()  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _confirm(pubsub: redis.client.PubSub, count: int) -> None:
+    """Wait until the server has confirmed each subscription, so nothing is published unheard."""
+    confirmed = 0
+    while confirmed < count:
+        message = pubsub.get_message(timeout=5.0)
+        if message is None:
+            raise redis.TimeoutError("no answer to SUBSCRIBE")
+        if message["type"] == "subscribe":
+            confirmed += 1
+
+
+def _remember(last_seq: OrderedDict[str, int], event: OrderEvent) -> None:
+    last_seq[event.order_id] = event.seq
+    last_seq.move_to_end(event.order_id)
+    while len(last_seq) > _REMEMBERED:
+        last_seq.popitem(last=False)

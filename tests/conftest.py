@@ -1,5 +1,6 @@
 """Fixtures: a private Redis, a real prefork kitchen worker, and the real `waiter` program."""
 
+import importlib
 import os
 import re
 import subprocess
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 
+import celeryconfig
 from tools.redis_server import RedisServer
 from tools.worker import KitchenWorker
 
@@ -94,6 +97,16 @@ def waiter(kitchen_env: dict[str, str], worker: KitchenWorker) -> Waiter:
         return run_waiter(kitchen_env, *args, stdin=stdin, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def raw_sender(kitchen_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Celery]:
+    """A Celery client that sends whatever it is given, as a message from anywhere could."""
+    monkeypatch.setenv("REDIS_URL", kitchen_env["REDIS_URL"])
+    app = Celery("raw-sender")
+    app.config_from_object(importlib.reload(celeryconfig))
+    yield app
+    app.close()
 
 
 def created_ids(stdout: str) -> list[str]:

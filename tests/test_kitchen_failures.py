@@ -1,33 +1,20 @@
 """End to end: retries, permanent errors and time limits, on a real prefork worker."""
 
-import importlib
 import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
 
-import celeryconfig
 from tests.conftest import Waiter, created_ids, run_waiter
 from tools.worker import KitchenWorker
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def raw_sender(kitchen_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Celery]:
-    """A Celery client that sends whatever it is given, as a message from anywhere could."""
-    monkeypatch.setenv("REDIS_URL", kitchen_env["REDIS_URL"])
-    app = Celery("raw-sender")
-    app.config_from_object(importlib.reload(celeryconfig))
-    yield app
-    app.close()
 
 
 def report(waiter: Waiter, order_id: str, until: tuple[str, ...] = ("ready", "failed")) -> Any:

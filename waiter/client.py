@@ -16,6 +16,7 @@ from redis.retry import Retry
 
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, OrderRecord
+from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
 from restaurant.settings import load_settings
@@ -81,18 +82,25 @@ def check_reachable(app: Celery) -> None:
             client.ping()
 
 
-def bounded_client(app: Celery, url: str) -> redis.Redis:
-    """A Redis client that gives up after the connect timeout, without retrying."""
+def bounded_client(app: Celery, url: str, name: str = "waiter") -> redis.Redis:
+    """A Redis client that gives up after the connect timeout, without retrying.
+
+    Its connections carry `name`, so that CLIENT LIST on the server tells who is who.
+    """
     timeout = app.conf.broker_connection_timeout
     return redis.Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        client_name=name,
     )
 
 
-def open_ledger(app: Celery) -> Ledger:
+def open_ledger(app: Celery, name: str = "waiter") -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
     settings = load_settings()
-    client = bounded_client(app, app.conf.result_backend)
+    client = bounded_client(app, app.conf.result_backend, name)
     return Ledger(client, settings.retention, settings.recent_limit)
 
 
@@ -107,6 +115,7 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
     check_reachable(app)
     placed = [PlacedOrder(str(uuid.uuid4()), order) for order in orders]
     ledger = open_ledger(app)
+    menu = load_menu()
     with redis_errors(app.conf.result_backend):
         ledger.record_many(
             make_event(
@@ -114,6 +123,7 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
                 item.order_id,
                 table=item.order.table,
                 dish=item.order.dish,
+                station=menu[item.order.dish].station,
                 note=item.order.note,
                 time=item.order.ordered_at,
             )

@@ -86,7 +86,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     failures = 0
     with redis_errors(url):
         while True:
-            ledger = open_ledger(app)
+            ledger = open_ledger(app, name="waiter-watch")
             channel = ledger.channel(table=table, order_id=order_id)
             try:
                 with _pubsub(ledger) as pubsub:

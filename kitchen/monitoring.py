@@ -4,7 +4,6 @@ import ast
 import ipaddress
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from restaurant.names import PREPARE_DISH
 
 #: Where Flower keeps its state between restarts, relative to the directory it starts in.
 DEFAULT_STATE_FILE = ".run/flower/state"
-#: Columns of Flower's Tasks page: the order (kwargs), how it ended and why.
-DEFAULT_TASKS_COLUMNS = "name,uuid,state,kwargs,retries,exception,received,runtime,worker"
+#: Columns of Flower's Tasks page, most telling first: the order, how it ended and why.
+DEFAULT_TASKS_COLUMNS = "uuid,state,kwargs,retries,exception,received,runtime,worker,name"
 #: Flower saves its state this often (milliseconds), as well as when it stops.
 DEFAULT_STATE_SAVE_INTERVAL = 60_000
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -97,10 +96,11 @@ def refuse_unsafe_flower(**_: object) -> None:
 
 
 def format_order(task: Any) -> Any:
-    """Flower's format_task: show an order's arguments as `table=3, dish='Burger', ...`.
+    """Flower's format_task: show an order's arguments as `table=3, dish='Burger', note='...'`.
 
-    Events carry the arguments as a Python repr; anything that does not read back as the
-    dictionary of an order is shown as it came.
+    Events carry the arguments as a Python repr. The time of the order is left out: Flower
+    shows when it was sent and received. Anything that does not read back as the dictionary
+    of an order is shown as it came.
     """
     if task.name != PREPARE_DISH or not isinstance(task.kwargs, str):
         return task
@@ -110,20 +110,11 @@ def format_order(task: Any) -> Any:
         return task
     if not isinstance(fields, dict) or "dish" not in fields or "table" not in fields:
         return task
-    shown = {name: value for name, value in fields.items() if value is not None}
-    if isinstance(shown.get("ordered_at"), int | float):
-        shown["ordered_at"] = _utc_time(shown["ordered_at"])
+    shown = {
+        name: value for name, value in fields.items() if value is not None and name != "ordered_at"
+    }
     task.kwargs = ", ".join(f"{name}={value!r}" for name, value in shown.items())
     return task
-
-
-def _utc_time(timestamp: float) -> str:
-    """A timestamp as Flower's pages show times by default: UTC, to the millisecond."""
-    try:
-        moment = datetime.fromtimestamp(timestamp, UTC)
-    except (OverflowError, OSError, ValueError):
-        return str(timestamp)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
 def _flag(name: str, *, default: bool) -> bool:

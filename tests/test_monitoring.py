@@ -130,19 +130,14 @@ def test_an_order_reads_as_its_fields() -> None:
 
     shown = format_order(task)
 
-    assert shown.kwargs == (
-        "table=3, dish='Burger', note='no onions', ordered_at='2025-11-29 17:04:58.213 UTC'"
-    )
+    assert shown.kwargs == "table=3, dish='Burger', note='no onions'"
     assert shown.name == "kitchen.prepare_dish"
 
 
 def test_an_order_without_a_note_omits_it() -> None:
     task = order_task("{'table': 12, 'dish': 'Salad', 'note': None, 'ordered_at': 0}")
 
-    assert (
-        format_order(task).kwargs
-        == "table=12, dish='Salad', ordered_at='1970-01-01 00:00:00.000 UTC'"
-    )
+    assert format_order(task).kwargs == "table=12, dish='Salad'"
 
 
 @pytest.mark.parametrize(

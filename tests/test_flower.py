@@ -80,6 +80,9 @@ def test_workers_api_shows_the_cook(monitored: Monitored) -> None:
     # Each attempt is a task run: Pasta once, Burger three times, Steak four times.
     assert stats["total"]["kitchen.prepare_dish"] >= 1 + 3 + 4
     assert "orders" in [queue["name"] for queue in workers[monitored.worker_name]["active_queues"]]
+    # The Broker page's numbers: the orders queue, empty now that every order is done.
+    queues = monitored.api("/api/queues/length")["active_queues"]
+    assert {"name": "orders", "messages": 0} in queues
 
 
 def test_an_order_shows_as_soon_as_it_is_placed(monitored: Monitored) -> None:

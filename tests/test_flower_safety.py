@@ -17,9 +17,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def flower_env(redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
     """Database 15 of the suite's Redis (no worker there), a state file of the test's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
     return {
-        **env,
+        **inherited,
         "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/15",
         "FLOWER_DB": str(tmp_path / "state"),
     }

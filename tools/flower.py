@@ -29,7 +29,9 @@ class Flower(OwnProcess):
         extra_args: tuple[str, ...] = (),
         cwd: Path = ROOT,
     ) -> None:
-        self.env = {**os.environ, **env}
+        # Only the FLOWER_* variables given here: none leak in from the caller's environment.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
+        self.env = {**inherited, **env}
         self.log_path = log_path
         self.port = port or free_port()
         self.command = [

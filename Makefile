@@ -20,8 +20,18 @@ demo: install  ## Run the restaurant end to end: Redis (private if needed), a wo
 up: install  ## Run the Procfile (worker, Flower) with honcho, against REDIS_URL or a private Redis.
 	$(BIN)/python -m tools.up
 
-test: install lint  ## Run the whole test suite against real Redis servers and real workers.
+test: install lint chromium  ## Run the whole test suite against real Redis servers and real workers.
 	$(BIN)/python -m pytest
+
+.PHONY: chromium screenshot
+
+chromium:  ## The browser test drives the system's Chromium: install it where we can (Debian, root).
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update && apt-get install -y chromium; } \
+	  || echo "make: the browser test needs /usr/bin/chromium (Debian: apt-get install -y chromium)" >&2
+
+screenshot: install chromium  ## Refresh docs/flower-tasks.png from the browser test.
+	TASKS_SCREENSHOT=$(CURDIR)/docs/flower-tasks.png $(BIN)/python -m pytest tests/test_flower_browser.py
 
 lint: install  ## ruff and mypy.
 	$(BIN)/ruff check .

@@ -1,13 +1,17 @@
 """The kitchen's Celery app: `celery -A kitchen worker` finds it here."""
 
 from celery import Celery
+from celery.signals import import_modules
 
 from kitchen.current import get_kitchen
+from kitchen.monitoring import refuse_unsafe_flower
 from kitchen.recipes import Kitchen
 from restaurant.exceptions import ConfigError
 
 app = Celery("kitchen", include=["kitchen.tasks"])
 app.config_from_object("celeryconfig")
+# `celery -A kitchen flower` checks its final options here, before it listens.
+import_modules.connect(refuse_unsafe_flower, sender=app)
 
 
 def check_visibility_timeout(

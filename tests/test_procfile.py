@@ -26,6 +26,7 @@ def test_honcho_runs_the_procfile(redis_server: RedisServer, tmp_path: Path) -> 
         **TEST_KITCHEN,
         "REDIS_URL": url,
         "FLOWER_PORT": str(port),
+        "FLOWER_DB": str(tmp_path / "flower-state"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
     log = (tmp_path / "honcho.log").open("wb")

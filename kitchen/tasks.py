@@ -1,11 +1,13 @@
 """The kitchen's tasks: thin wrappers that name, retry, time-limit, log and report the cooking."""
 
 import time
+from contextlib import suppress
 from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
+from kombu.exceptions import OperationalError
 
 from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
@@ -141,6 +143,9 @@ def _give_up_cancelled(task: Task, message: str, dish: Dish, order: Order) -> No
     """Stop work on a cancelled order: its message is acknowledged, its result says revoked."""
     logger.info(message, dish.name, order.table)
     task.backend.mark_as_revoked(task.request.id, "cancelled", request=task.request)
+    # An ignored task sends no event of its own: tell Flower it was revoked.
+    with suppress(OperationalError, OSError):
+        task.send_event("task-revoked", terminated=False, signum=None, expired=False)
     raise Ignore()
 
 

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from tests.conftest import WAITER, run_waiter
+from tests.watching import wait_until_subscribed
 from tools.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -134,8 +135,10 @@ def test_redis_dying_during_wait(tmp_path: Path) -> None:
         )
         assert waiting.stdout is not None
         assert waiting.stdout.readline().startswith("Order for table 1 created: ")
+        # No worker serves this Redis: once subscribed, the waiter waits until Redis dies.
+        wait_until_subscribed(waiting, server.url, name="waiter")
     finally:
-        server.stop()  # no worker serves this Redis: the waiter is waiting when it dies
+        server.stop()
     started = time.monotonic()
     _, err = waiting.communicate(timeout=30)
 

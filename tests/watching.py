@@ -97,14 +97,18 @@ def finished(order_ids: set[str]) -> Callable[[list[dict[str, Any]]], bool]:
 
 
 def wait_until_subscribed(
-    process: subprocess.Popen[str], redis_url: str, watchers: int = 1, timeout: float = 10.0
+    process: subprocess.Popen[str],
+    redis_url: str,
+    watchers: int = 1,
+    timeout: float = 10.0,
+    name: str = "waiter-watch",
 ) -> None:
-    """Return once `watchers` `waiter watch` connections have subscribed at `redis_url`."""
+    """Return once `watchers` connections called `name` have subscribed at `redis_url`."""
     deadline = time.monotonic() + timeout
     with redis.Redis.from_url(redis_url) as client:
         while (
             sum(
-                entry.get("name") == "waiter-watch" and int(entry.get("sub", 0)) > 0
+                entry.get("name") == name and int(entry.get("sub", 0)) > 0
                 for entry in client.client_list()
             )
             < watchers

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test lint format clean
+.PHONY: install demo up test bench lint format clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ chromium:  ## The browser test drives the system's Chromium: install it where we
 
 screenshot: install chromium  ## Refresh docs/flower-tasks.png from the browser test.
 	TASKS_SCREENSHOT=$(CURDIR)/docs/flower-tasks.png $(BIN)/python -m pytest tests/test_flower_browser.py
+
+bench: install  ## Benchmarks: print figures and write them to .run/bench.json.
+	$(BIN)/python -m bench
 
 lint: install  ## ruff and mypy.
 	$(BIN)/ruff check .

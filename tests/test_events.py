@@ -273,4 +273,4 @@ def test_orders_lists_recent_and_open_orders_as_a_table(
     assert {o["order_id"] for o in all_30} == set(first)
     assert {o["order_id"] for o in open_all} == {first[0], other[0]}
     empty = run_waiter(env, "orders", "--table", "49")
-    assert empty.returncode == 0 and empty.stdout.endswith("no orders for table 49\n")
+    assert (empty.returncode, empty.stdout) == (0, "no orders for table 49\n")

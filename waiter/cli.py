@@ -137,6 +137,9 @@ def orders(
     if as_json:
         typer.echo(json.dumps([record.as_dict() for record in records], indent=2))
         return
+    if not records:
+        typer.echo("no orders" + (f" for table {table}" if table is not None else ""))
+        return
     from rich.table import Table
 
     shown = Table("Order", "Table", "Dish", "Station", "Status", "Attempt", "Worker", "Ordered")
@@ -155,8 +158,6 @@ def orders(
             _clock(record.created_at),
         )
     _console().print(shown)
-    if not records:
-        typer.echo("no orders" + (f" for table {table}" if table is not None else ""))
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Benchmarks of the restaurant's own machinery (`make bench`)."""

@@ -91,7 +91,9 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
             delay,
         )
         news.tell(Kind.RETRYING, order_id, reason=str(trouble), retry_in=round(delay, 3), **where)
-        raise self.retry(exc=trouble, countdown=delay) from None
+        # The retry's task-sent event names this cook, not its pool process ("gen<pid>@host").
+        announcer = self.app.events.Dispatcher(hostname=self.request.hostname, enabled=False)
+        raise self.retry(exc=trouble, countdown=delay, event_dispatcher=announcer) from None
     except SoftTimeLimitExceeded:
         limit = kitchen.limits(dish).soft
         logger.warning(

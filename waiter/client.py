@@ -1,6 +1,7 @@
 """Placing, reading and cancelling orders: Celery by task name only, and the order ledger."""
 
 import logging
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -130,6 +131,9 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
             for item in placed
         )
     sent = 0
+    # Flower hears each order's task-sent event from one steady name per host, not from a new
+    # "gen<pid>@host" for every run of the waiter (a new Prometheus series each time).
+    announcer = app.events.Dispatcher(hostname=f"waiter@{socket.gethostname()}", enabled=False)
     try:
         with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
             for item in placed:
@@ -138,6 +142,7 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
                     kwargs=item.order.model_dump(),
                     task_id=item.order_id,
                     producer=producer,
+                    event_dispatcher=announcer,
                 )
                 sent += 1
                 yield item

@@ -89,7 +89,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
             ledger = open_ledger(app, name="waiter-watch")
             channel = ledger.channel(table=table, order_id=order_id)
             try:
-                with _pubsub(ledger) as pubsub:
+                with ledger.client, _pubsub(ledger) as pubsub:
                     pubsub.subscribe(channel)
                     _confirm(pubsub, 1)
                     connected_once = True

@@ -6,10 +6,9 @@ from functools import cache
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from kitchen.celery import app
+from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, Recorded
 from restaurant.settings import load_settings
@@ -47,14 +46,9 @@ class KitchenNews:
 
 @cache
 def _news_for(pid: int) -> KitchenNews:
+    # One try only: a retried publish would hold up the dish for nothing.
     timeout = float(app.conf.broker_connection_timeout)
-    client = redis.Redis.from_url(
-        app.conf.result_backend,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        # One try only: a retried publish would hold up the dish for nothing.
-        retry=Retry(NoBackoff(), 0),
-    )
+    client = bounded_redis(app.conf.result_backend, timeout, "kitchen")
     settings = load_settings()
     return KitchenNews(Ledger(client, settings.retention, settings.recent_limit))
 

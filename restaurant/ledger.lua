@@ -3,9 +3,9 @@
 --
 -- KEYS[1] order hash   KEYS[2] history list   KEYS[3] open index   KEYS[4] recent index
 -- ARGV[1] event JSON   ARGV[2] its rank        ARGV[3] retention (s) of a finished order
--- ARGV[4] prefix of the per-table open index   ARGV[5] channel prefix
--- ARGV[6] history length cap                  ARGV[7] recent index cap
--- ARGV[8] '1' if the event may create an order the ledger does not know
+-- ARGV[4] prefix of the per-table open index   ARGV[5] history length cap
+-- ARGV[6] recent index cap                    ARGV[7] '1' if the event may create an order
+-- ARGV[8] channel of every event   ARGV[9] of this order   ARGV[10] prefix of the table channels
 --
 -- Returns {seq, status}: seq is 0 when the event was not applied, and status is the order's
 -- status after the call ('' for an unknown order).
@@ -16,7 +16,7 @@ local rank = tonumber(ARGV[2])
 local current = redis.call('HMGET', order_key, 'rank', 'status', 'table', 'dish', 'station',
                            'created_at')
 if not current[1] then
-  if ARGV[8] ~= '1' then
+  if ARGV[7] ~= '1' then
     return {0, ''}
   end
 elseif tonumber(current[1]) >= rank then
@@ -45,7 +45,7 @@ for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent'})
 end
 redis.call('HSET', order_key, unpack(fields))
 redis.call('RPUSH', history_key, payload)
-redis.call('LTRIM', history_key, -tonumber(ARGV[6]), -1)
+redis.call('LTRIM', history_key, -tonumber(ARGV[5]), -1)
 
 local table_index = event.table and (ARGV[4] .. event.table)
 local retention = tonumber(ARGV[3])
@@ -61,10 +61,9 @@ end
 
 redis.call('ZADD', recent_key, event.time, id)
 redis.call('ZREMRANGEBYSCORE', recent_key, '-inf', event.time - retention)
-redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[7]) - 1)
+redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[6]) - 1)
 
-local prefix = ARGV[5]
-redis.call('PUBLISH', prefix .. 'all', payload)
-if event.table then redis.call('PUBLISH', prefix .. 'table:' .. event.table, payload) end
-redis.call('PUBLISH', prefix .. 'order:' .. id, payload)
+redis.call('PUBLISH', ARGV[8], payload)
+redis.call('PUBLISH', ARGV[9], payload)
+if event.table then redis.call('PUBLISH', ARGV[10] .. event.table, payload) end
 return {seq, event.status}

@@ -7,10 +7,9 @@ from typing import Any, Final
 
 import redis
 
-from restaurant.events import FINAL_STATUSES, Kind, OrderEvent, parse_event
+from restaurant.events import Kind, OrderEvent, parse_event
 from restaurant.names import (
     ALL_CHANNEL,
-    CHANNEL_PREFIX,
     HISTORY_KEY,
     OPEN_KEY,
     ORDER_CHANNEL,
@@ -60,11 +59,6 @@ class OrderRecord:
     seq: int
     history: list[OrderEvent] = field(default_factory=list)
 
-    @property
-    def final(self) -> bool:
-        """Whether the order is finished (ready, failed or cancelled)."""
-        return self.status in FINAL_STATUSES
-
     def as_dict(self) -> dict[str, Any]:
         """Return the record as plain data, its history as event dictionaries."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -80,17 +74,16 @@ class Ledger:
         self.retention = retention
         self.recent_limit = recent_limit
         self._advance = client.register_script(_ADVANCE)
-        self.channel_prefix = CHANNEL_PREFIX.format(db=database_of(client))
+        self.db = database_of(client)
 
     # --- Channels -------------------------------------------------------------------------
     def channel(self, *, table: int | None = None, order_id: str | None = None) -> str:
         """Name the channel carrying one order's events, one table's, or everyone's."""
-        db = database_of(self.client)
         if order_id is not None:
-            return ORDER_CHANNEL.format(db=db, order_id=order_id)
+            return ORDER_CHANNEL.format(db=self.db, order_id=order_id)
         if table is not None:
-            return TABLE_CHANNEL.format(db=db, table=table)
-        return ALL_CHANNEL.format(db=db)
+            return TABLE_CHANNEL.format(db=self.db, table=table)
+        return ALL_CHANNEL.format(db=self.db)
 
     # --- Writing --------------------------------------------------------------------------
     def record(self, event: OrderEvent, client: Any = None) -> Recorded:
@@ -110,10 +103,13 @@ class Ledger:
             event.rank,
             self.retention,
             TABLE_OPEN_PREFIX,
-            self.channel_prefix,
             HISTORY_LIMIT,
             self.recent_limit,
             "0" if event.event is Kind.CANCELLED else "1",
+            self.channel(),
+            self.channel(order_id=event.order_id),
+            # The script completes the table's channel: the sender may not know the table.
+            TABLE_CHANNEL.format(db=self.db, table=""),
         ]
         reply = self._advance(keys=keys, args=args, client=client or self.client)
         if client is not None:

@@ -12,9 +12,8 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, OrderRecord
 from restaurant.menu import load_menu
@@ -84,18 +83,8 @@ def check_reachable(app: Celery) -> None:
 
 
 def bounded_client(app: Celery, url: str, name: str = "waiter") -> redis.Redis:
-    """A Redis client that gives up after the connect timeout, without retrying.
-
-    Its connections carry `name`, so that CLIENT LIST on the server tells who is who.
-    """
-    timeout = app.conf.broker_connection_timeout
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        client_name=name,
-    )
+    """A Redis client that gives up after the connect timeout, without retrying."""
+    return bounded_redis(url, app.conf.broker_connection_timeout, name)
 
 
 def open_ledger(app: Celery, name: str = "waiter") -> Ledger:

@@ -2,7 +2,6 @@
 
 import base64
 import os
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -10,14 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from tools.process import OwnProcess
+from tools.process import LoggedProcess
 from tools.redis_server import free_port
 from tools.worker import KitchenWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Flower(OwnProcess):
+class Flower(LoggedProcess):
     """Flower started from the project directory (so flowerconfig.py applies), logging to a file."""
 
     def __init__(
@@ -44,15 +43,7 @@ class Flower(OwnProcess):
 
     def start(self, timeout: float = 30.0) -> Self:
         """Start Flower and wait until its /healthcheck answers OK."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            self.wait_until(self._healthy, timeout, f"Flower on port {self.port}")
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{self.log()[-3000:]}") from None
+        self.launch(self._healthy, timeout, f"Flower on port {self.port}", append=True)
         return self
 
     def url(self, path: str) -> str:
@@ -74,10 +65,6 @@ class Flower(OwnProcess):
                 return int(answer.status), bytes(answer.read())
         except urllib.error.HTTPError as error:
             return int(error.code), bytes(error.read())
-
-    def log(self) -> str:
-        """Return everything Flower has logged so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def _healthy(self) -> bool:
         try:

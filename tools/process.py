@@ -3,6 +3,7 @@
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -57,3 +58,31 @@ class OwnProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class LoggedProcess(OwnProcess):
+    """An OwnProcess running `command` with its output in a log file that tests can read."""
+
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path | None
+    log_path: Path
+
+    def launch(self, ready: Callable[[], bool], timeout: float, what: str, *, append: bool) -> None:
+        """Start the command, logging to `log_path`, and wait until `ready()`.
+
+        If it never gets ready, the error ends with the tail of the log, which says why.
+        """
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab" if append else "wb") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self.wait_until(ready, timeout, what)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log()[-3000:]}") from None
+
+    def log(self) -> str:
+        """Return everything the process has logged so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -2,14 +2,13 @@
 
 import itertools
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from tools.process import OwnProcess
+from tools.process import LoggedProcess
 
 _numbers = itertools.count(1)
 
@@ -17,7 +16,7 @@ _numbers = itertools.count(1)
 FAST_START = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
-class KitchenWorker(OwnProcess):
+class KitchenWorker(LoggedProcess):
     """A kitchen worker logging to a file; `ready()` waits for its "ready." line."""
 
     def __init__(
@@ -42,20 +41,8 @@ class KitchenWorker(OwnProcess):
 
     def start(self, timeout: float = 30.0) -> Self:
         """Start the worker and wait until it says it is ready to consume."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            self.wait_until(lambda: " ready." in self.log(), timeout, "kitchen worker")
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{self.log()[-3000:]}") from None
+        self.launch(lambda: " ready." in self.log(), timeout, "kitchen worker", append=False)
         return self
-
-    def log(self) -> str:
-        """Return everything the worker has logged so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_for_log(self, text: str, timeout: float = 30.0) -> str:
         """Wait until `text` appears in the log; return the log."""

@@ -32,6 +32,23 @@ kitchen_max_retries = env_int("KITCHEN_MAX_RETRIES", 3, minimum=0, maximum=100)
 kitchen_retry_backoff = env_float("KITCHEN_RETRY_BACKOFF", 1.0, minimum=0.0, maximum=3600)
 kitchen_retry_backoff_max = env_float("KITCHEN_RETRY_BACKOFF_MAX", 30.0, minimum=0.0, maximum=3600)
 
+# --- Exactly-once cooking on top of at-least-once delivery (used by kitchen.tasks) ----------
+# A message is delivered again when its cook dies; one that kills its cook every time is
+# filed as a dead letter after this many deliveries of one attempt, instead of looping.
+kitchen_max_deliveries = env_int("KITCHEN_MAX_DELIVERIES", 3, minimum=1, maximum=100)
+# A cook holds a lease on the order it cooks, renewed at every step (a fraction of a second);
+# a duplicate delivery waits while it is held, and a dead cook's lease lapses after this long.
+kitchen_lease_seconds = env_float("KITCHEN_LEASE_SECONDS", 3.0, minimum=0.5, maximum=600)
+# How long a cook keeps trying to record a dish's outcome (ready, failed) while Redis is away.
+kitchen_report_patience = env_float("KITCHEN_REPORT_PATIENCE", 15.0, minimum=0.0, maximum=600)
+
+# --- Shutdown: SIGTERM lets the dishes on the stove finish; reserved orders go back at once ---
+# On a cold shutdown (SIGQUIT, or a second Ctrl-C) dishes still get this long before they
+# are stopped and handed back to the queue.
+worker_soft_shutdown_timeout = env_float(
+    "WORKER_SOFT_SHUTDOWN_TIMEOUT", 10.0, minimum=0.0, maximum=3600
+)
+
 # --- Redelivery ------------------------------------------------------------------------------
 # Redis has no real acknowledgements: kombu re-queues a message that stays unacknowledged for
 # longer than the visibility timeout. A dish may legitimately hold its message for its hard

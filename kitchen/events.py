@@ -1,56 +1,117 @@
-"""Publishing order events from the kitchen: never at the cost of the dish being cooked."""
+"""Publishing order events from the kitchen, and the cook's lease on the order it cooks."""
 
 import logging
+import math
 import os
 from functools import cache
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from kitchen.celery import app
+from restaurant.claims import Claims, CookClaim, CookLease
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, Recorded
-from restaurant.settings import load_settings
 
 logger = logging.getLogger(__name__)
+
+#: Longest pause between two tries of a report that must get through.
+_BACKOFF_CAP = 1.0
+#: Errors that mean Redis is away (restarting, unreachable), not that it refused.
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class LedgerUnreachable(Exception):
+    """Redis stayed unreachable for longer than KITCHEN_REPORT_PATIENCE."""
 
 
 class KitchenNews:
     """Tells the ledger (and so every subscriber) how orders are going.
 
-    A failed publish is logged and forgotten: the ledger and the events are news about the
-    cooking, and a cook never stops cooking because the news could not be sent.
+    Progress is news: a failed publish is logged and forgotten, and the cook cooks on. The
+    outcome of a dish (ready, failed) and the claim on an order are not: they are tried again
+    for up to `patience` seconds, long enough for Redis to restart.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, claims: Claims, patience: float) -> None:
         self.ledger = ledger
+        self.claims = claims
+        tries = max(0, math.ceil(patience / _BACKOFF_CAP))
+        self._retry = Retry(
+            ExponentialBackoff(cap=_BACKOFF_CAP, base=0.05),
+            tries,
+            supported_errors=_UNREACHABLE,
+        )
 
     def tell(self, kind: Kind, order_id: str, **fields: Any) -> Recorded | None:
-        """Record and publish one event; return what the ledger did, or None if it failed."""
+        """Record and publish one event (one try); return what the ledger did, or None."""
         try:
-            event = make_event(kind, order_id, **fields)
-            return self.ledger.record(event)
+            return self.ledger.record(make_event(kind, order_id, **fields))
         except (redis.RedisError, OSError, ValueError) as exc:
             logger.warning("Could not publish the %s event of order %s: %s", kind, order_id, exc)
             return None
 
-    def status(self, order_id: str) -> str | None:
-        """Return the order's status in the ledger, or None when unknown or unreadable."""
+    def tell_surely(self, kind: Kind, order_id: str, **fields: Any) -> Recorded | None:
+        """Record and publish an outcome, trying again while Redis is unreachable.
+
+        Raises LedgerUnreachable when Redis stays away; any other refusal (a key of the wrong
+        type) is logged and answered with None, as for `tell`: trying again would not help.
+        """
+        event = make_event(kind, order_id, **fields)
         try:
-            return self.ledger.status(order_id)
-        except (redis.RedisError, OSError) as exc:
-            logger.warning("Could not read the status of order %s: %s", order_id, exc)
+            return self._retry.call_with_retry(lambda: self.ledger.record(event), _ignore)
+        except _UNREACHABLE as exc:
+            raise LedgerUnreachable(f"the {kind} event of order {order_id}: {exc}") from exc
+        except redis.RedisError as exc:
+            logger.warning("Could not publish the %s event of order %s: %s", kind, order_id, exc)
             return None
+
+    def lease(self, order_id: str, attempt: int) -> CookLease:
+        """Return this cook's (unclaimed) lease on one attempt at an order."""
+        return self.claims.cook_lease(order_id, attempt, app.conf.kitchen_lease_seconds)
+
+    def claim(self, lease: CookLease) -> CookClaim:
+        """Claim an order for cooking, trying again while Redis is unreachable.
+
+        Raises LedgerUnreachable when Redis stays away. When the ledger refuses otherwise (a
+        key of the wrong type), the cook goes ahead unguarded rather than never cooking.
+        """
+        max_deliveries = app.conf.kitchen_max_deliveries
+        try:
+            return self._retry.call_with_retry(
+                lambda: lease.claim(max_deliveries, self.ledger.retention), _ignore
+            )
+        except _UNREACHABLE as exc:
+            raise LedgerUnreachable(f"claiming order {lease.order_id}: {exc}") from exc
+        except redis.RedisError as exc:
+            logger.warning("Could not claim order %s: %s; cooking it anyway", lease.order_id, exc)
+            return CookClaim("cook", "", 1, 1, guarded=False)
+
+    def renew(self, lease: CookLease) -> tuple[bool, str | None]:
+        """Keep the lease; return (still ours, the order's status). Errors keep the dish going."""
+        try:
+            held, detail = lease.renew()
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Could not renew the lease on order %s: %s", lease.order_id, exc)
+            return True, None
+        return held, detail if held else None
+
+
+def _ignore(_: Exception) -> None:
+    """Nothing to undo between tries: each try opens its connection afresh."""
 
 
 @cache
 def _news_for(pid: int) -> KitchenNews:
-    # One try only: a retried publish would hold up the dish for nothing.
+    # One connection attempt per try: the retries are KitchenNews's own, and bounded.
     timeout = float(app.conf.broker_connection_timeout)
     client = bounded_redis(app.conf.result_backend, timeout, "kitchen")
-    settings = load_settings()
-    return KitchenNews(Ledger(client, settings.retention, settings.recent_limit))
+    return KitchenNews(
+        Ledger.from_settings(client), Claims(client), app.conf.kitchen_report_patience
+    )
 
 
 def get_news() -> KitchenNews:

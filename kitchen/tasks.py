@@ -5,14 +5,15 @@ from contextlib import suppress
 from typing import Any, NoReturn
 
 from celery import Task
-from celery.exceptions import Ignore, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from kombu.exceptions import OperationalError
 
 from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
-from kitchen.events import KitchenNews, get_news
+from kitchen.events import KitchenNews, LedgerUnreachable, get_news
 from kitchen.retry import retry_delay
+from restaurant.claims import CookClaim, CookLease
 from restaurant.events import Kind
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.menu import Dish
@@ -25,6 +26,8 @@ _fallback_limits = get_kitchen().longest_limits()
 
 #: Progress is published each time the cooking passes another quarter.
 _PROGRESS_EVERY = 25
+#: Seconds between two looks at an order another cook holds.
+_WAIT_FOR_LEASE = 0.1
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -41,6 +44,16 @@ _PROGRESS_EVERY = 25
 )
 def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     """Cook one dish for one table, publishing each step, and report how it went."""
+    try:
+        return _prepare(self, args, fields)
+    except LedgerUnreachable as exc:
+        # What happened could not be recorded: hand the message back, to be done again.
+        logger.error("Handing order %s back: could not record %s", self.request.id, exc)
+        raise Reject(str(exc), requeue=True) from None
+
+
+def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[str, Any]:
+    """The body of prepare_dish: validate, claim, cook, record."""
     order_id = self.request.id
     attempt = self.request.retries + 1
     news = get_news()
@@ -49,15 +62,20 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
             raise InvalidOrder("prepare_dish takes keyword arguments only")
         order = make_order(fields, get_rules())
     except InvalidOrder as exc:
-        news.tell(Kind.FAILED, order_id, reason=str(exc), attempt=attempt, **_known(fields))
+        news.tell_surely(
+            Kind.FAILED, order_id, reason=f"invalid order: {exc}", attempt=attempt, **_known(fields)
+        )
         raise
     kitchen = get_kitchen()
     dish = kitchen.menu[order.dish]
+    lease = news.lease(order_id, attempt)
+    claim = _claim(self, news, lease, dish, order)
     where = {
         "table": order.table,
         "dish": dish.name,
         "station": dish.station,
         "attempt": attempt,
+        "delivery": claim.delivery,
         "worker": self.request.hostname,
     }
     received = news.tell(Kind.RECEIVED, order_id, **where)
@@ -67,45 +85,29 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     logger.info("Preparing %s for table %d...", dish.name, order.table)
     news.tell(Kind.PREPARING, order_id, percent=0, **where)
     try:
-        cook_seconds = kitchen.cook(dish, attempt, _ProgressReport(news, order_id, where))
+        report = _ProgressReport(news, order_id, where, lease if claim.guarded else None)
+        cook_seconds = kitchen.cook(dish, attempt, report)
     except OrderCancelled:
         _give_up_cancelled(self, "Stopped cooking %s for table %d: cancelled.", dish, order)
-    except KitchenTrouble as trouble:
-        max_retries = self.app.conf.kitchen_max_retries
-        if attempt > max_retries:
-            reason = f"gave up after {attempt} attempts: {trouble}"
-            news.tell(Kind.FAILED, order_id, reason=reason, **where)
-            raise OrderFailed(reason) from None
-        delay = retry_delay(
-            attempt - 1,
-            base=self.app.conf.kitchen_retry_backoff,
-            cap=self.app.conf.kitchen_retry_backoff_max,
-        )
+    except CookReplaced as replaced:
         logger.warning(
-            "Trouble with %s for table %d (attempt %d of %d): %s; trying again in %.2f s",
-            dish.name,
-            order.table,
-            attempt,
-            max_retries + 1,
-            trouble,
-            delay,
+            "Stopped cooking %s for table %d: %s has it now.", dish.name, order.table, replaced
         )
-        news.tell(Kind.RETRYING, order_id, reason=str(trouble), retry_in=round(delay, 3), **where)
-        # The retry's task-sent event names this cook, not its pool process ("gen<pid>@host").
-        announcer = self.app.events.Dispatcher(hostname=self.request.hostname, enabled=False)
-        raise self.retry(exc=trouble, countdown=delay, event_dispatcher=announcer) from None
+        raise Ignore() from None
+    except KitchenTrouble as trouble:
+        _retry_or_give_up(self, news, trouble, claim, where)
     except SoftTimeLimitExceeded:
         limit = kitchen.limits(dish).soft
         logger.warning(
             "%s for table %d took too long; stopped after %.1f s", dish.name, order.table, limit
         )
         reason = f"took too long: still cooking after the {limit:g} s limit"
-        news.tell(Kind.FAILED, order_id, reason=reason, **where)
+        news.tell_surely(Kind.FAILED, order_id, reason=reason, **where)
         raise OrderFailed(reason) from None
     ready_at = time.time()
-    logger.info("%s for table %d is ready.", dish.name, order.table)
     cooked = round(cook_seconds, 3)
-    news.tell(Kind.READY, order_id, percent=100, cook_seconds=cooked, **where)
+    news.tell_surely(Kind.READY, order_id, percent=100, cook_seconds=cooked, **where)
+    logger.info("%s for table %d is ready.", dish.name, order.table)
     return {
         "order_id": order_id,
         "table": order.table,
@@ -113,6 +115,7 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
         "station": dish.station,
         "note": order.note,
         "attempts": attempt,
+        "delivery": claim.delivery,
         "worker": self.request.hostname,
         "ordered_at": order.ordered_at,
         "started_at": started_at,
@@ -121,24 +124,126 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     }
 
 
-class _ProgressReport:
-    """Called while a dish cooks: publishes progress and notices a cancellation."""
+def _retry_or_give_up(
+    task: Task, news: KitchenNews, trouble: KitchenTrouble, claim: CookClaim, where: dict[str, Any]
+) -> NoReturn:
+    """Send the order back for another attempt after a backoff, or fail it once out of tries."""
+    order_id = task.request.id
+    max_retries = task.app.conf.kitchen_max_retries
+    # Tries count from the start of this round: `waiter retry` starts a new one.
+    tries = where["attempt"] - claim.first_attempt + 1
+    if tries > max_retries:
+        reason = f"gave up after {tries} attempts: {trouble}"
+        news.tell_surely(Kind.FAILED, order_id, reason=reason, error=str(trouble), **where)
+        raise OrderFailed(reason) from None
+    delay = retry_delay(
+        tries - 1,
+        base=task.app.conf.kitchen_retry_backoff,
+        cap=task.app.conf.kitchen_retry_backoff_max,
+    )
+    logger.warning(
+        "Trouble with %s for table %d (attempt %d of %d): %s; trying again in %.2f s",
+        where["dish"],
+        where["table"],
+        tries,
+        max_retries + 1,
+        trouble,
+        delay,
+    )
+    news.tell(Kind.RETRYING, order_id, reason=str(trouble), retry_in=round(delay, 3), **where)
+    # The retry's task-sent event names this cook, not its pool process ("gen<pid>@host").
+    announcer = task.app.events.Dispatcher(hostname=task.request.hostname, enabled=False)
+    raise task.retry(exc=trouble, countdown=delay, event_dispatcher=announcer) from None
 
-    def __init__(self, news: KitchenNews, order_id: str, where: dict[str, Any]) -> None:
+
+class CookReplaced(Exception):
+    """Another cook holds the lease on the order this one was cooking."""
+
+
+def _claim(task: Task, news: KitchenNews, lease: CookLease, dish: Dish, order: Order) -> CookClaim:
+    """Claim the order for this cook, or settle a delivery that must not be cooked.
+
+    A finished order is acknowledged without cooking (a duplicate or a redelivery after the
+    dish was done). An order another cook is working on is waited for: if that cook dies its
+    lease lapses within KITCHEN_LEASE_SECONDS and this delivery takes over. A message
+    delivered more than KITCHEN_MAX_DELIVERIES times, its cooks dying each time, is failed.
+    """
+    waiting = False
+    try:
+        while True:
+            claim = news.claim(lease)
+            if claim.verdict == "cook":
+                return claim
+            if claim.verdict == "finished":
+                if claim.detail == "cancelled":
+                    _give_up_cancelled(
+                        task, "%s for table %d was cancelled; not cooking it.", dish, order
+                    )
+                logger.info(
+                    "%s for table %d is already %s; not cooking it again.",
+                    dish.name,
+                    order.table,
+                    claim.detail,
+                )
+                raise Ignore()
+            if claim.verdict == "poison":
+                reason = f"poison: its cook died on each of its {claim.delivery - 1} deliveries"
+                logger.error("%s for table %d is %s", dish.name, order.table, reason)
+                news.tell_surely(
+                    Kind.FAILED,
+                    lease.order_id,
+                    reason=reason,
+                    error="WorkerLostError: the pool process cooking it exited",
+                    table=order.table,
+                    dish=dish.name,
+                    attempt=lease.attempt,
+                    delivery=claim.delivery,
+                    worker=task.request.hostname,
+                )
+                raise OrderFailed(reason)
+            if not waiting:
+                logger.info(
+                    "%s for table %d is in another cook's hands (%s); waiting.",
+                    dish.name,
+                    order.table,
+                    claim.detail,
+                )
+                waiting = True
+            time.sleep(_WAIT_FOR_LEASE)
+    except SoftTimeLimitExceeded:
+        # The other cook has had longer than this dish may take: it finishes or fails it.
+        logger.warning("Dropped a duplicate delivery of %s for table %d.", dish.name, order.table)
+        raise Ignore() from None
+
+
+class _ProgressReport:
+    """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel."""
+
+    def __init__(
+        self,
+        news: KitchenNews,
+        order_id: str,
+        where: dict[str, Any],
+        lease: CookLease | None,
+    ) -> None:
         self.news = news
         self.order_id = order_id
         self.where = where
+        self.lease = lease
         self.next_report = _PROGRESS_EVERY
 
     def __call__(self, percent: int) -> None:
+        if self.lease is not None:
+            held, status = self.news.renew(self.lease)
+            if not held:
+                raise CookReplaced("another cook")
+            if status == "cancelled":
+                raise OrderCancelled(self.order_id)
         if percent >= self.next_report:
             self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
             recorded = self.news.tell(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
-            status = recorded.status if recorded is not None else None
-        else:
-            status = self.news.status(self.order_id)
-        if status == "cancelled":
-            raise OrderCancelled(self.order_id)
+            if recorded is not None and recorded.status == "cancelled":
+                raise OrderCancelled(self.order_id)
 
 
 def _give_up_cancelled(task: Task, message: str, dish: Dish, order: Order) -> NoReturn:

@@ -22,6 +22,8 @@ class Kind(StrEnum):
     READY = "ready"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: A failed order sent back to the kitchen by `waiter retry`, as a new attempt.
+    REQUEUED = "requeued"
 
 
 #: The order's status once the event has happened.
@@ -34,14 +36,18 @@ STATUS_AFTER: Final = {
     Kind.READY: "ready",
     Kind.FAILED: "failed",
     Kind.CANCELLED: "cancelled",
+    Kind.REQUEUED: "pending",
 }
 
 #: Statuses an order never leaves.
 FINAL_STATUSES: Final = frozenset({"ready", "failed", "cancelled"})
 
-# Within one attempt, steps come in this order; a later attempt outranks every earlier step.
+# Within one delivery of one attempt, steps come in this order; a later delivery (the message
+# handed to a new cook after the last one died) outranks every step of the earlier ones, and a
+# later attempt outranks every delivery of the earlier ones.
 _STEP = {Kind.RECEIVED: 100, Kind.PREPARING: 200, Kind.PROGRESS: 200, Kind.RETRYING: 900}
-_ATTEMPT = 1000
+_DELIVERY = 1000
+_ATTEMPT = 1000 * _DELIVERY
 _FINAL_RANK = 10**12
 
 
@@ -66,6 +72,8 @@ class OrderEvent(BaseModel):
     worker: str | None = None
     #: Which attempt at cooking (1 for the first); 0 before any cook has it.
     attempt: int = 0
+    #: Which delivery of this attempt's message (1 unless a cook died while holding it).
+    delivery: int | None = None
     #: Position in the order's history (1, 2, ...), given by the ledger.
     seq: int = 0
     #: created: the note for the kitchen.
@@ -74,6 +82,8 @@ class OrderEvent(BaseModel):
     percent: int | None = None
     #: retrying, failed, cancelled: why.
     reason: str | None = None
+    #: failed: the last error met, where it differs from the reason.
+    error: str | None = None
     #: retrying: seconds until the next attempt.
     retry_in: float | None = None
     #: ready: seconds the dish took to cook.
@@ -91,7 +101,15 @@ class OrderEvent(BaseModel):
             return _FINAL_RANK
         if self.event is Kind.CREATED:
             return 0
-        return self.attempt * _ATTEMPT + _STEP[self.event] + min(self.percent or 0, 99)
+        if self.event is Kind.REQUEUED:
+            return self.attempt * _ATTEMPT
+        delivery = min(max(self.delivery or 1, 1), _DELIVERY - 1)
+        return (
+            self.attempt * _ATTEMPT
+            + delivery * _DELIVERY
+            + _STEP[self.event]
+            + min(self.percent or 0, 99)
+        )
 
     def to_json(self) -> str:
         """Encode as the JSON published on pub/sub (fields without a value are left out)."""
@@ -115,13 +133,15 @@ def describe(event: OrderEvent) -> str:
     what = f"{event.dish or '?'} for table {event.table if event.table is not None else '?'}"
     detail = {
         Kind.CREATED: "ordered" + (f" ({event.note})" if event.note else ""),
-        Kind.RECEIVED: "taken by a cook",
+        Kind.RECEIVED: "taken by a cook"
+        + (f" (delivery {event.delivery})" if (event.delivery or 1) > 1 else ""),
         Kind.PREPARING: "preparing",
         Kind.PROGRESS: f"{event.percent}% cooked",
         Kind.RETRYING: f"trouble: {event.reason}; trying again in {event.retry_in or 0:.2f} s",
         Kind.READY: "ready" + (f" after {event.cook_seconds:.2f} s" if event.cook_seconds else ""),
         Kind.FAILED: f"failed: {event.reason}",
         Kind.CANCELLED: "cancelled" + (f": {event.reason}" if event.reason else ""),
+        Kind.REQUEUED: f"sent back to the kitchen as attempt {event.attempt}",
     }[event.event]
     by = ""
     if event.worker:

@@ -2,10 +2,15 @@
 -- moves the order forward: a late or repeated event changes nothing and is not published.
 --
 -- KEYS[1] order hash   KEYS[2] history list   KEYS[3] open index   KEYS[4] recent index
+-- KEYS[5] dead-letter index (sorted set)     KEYS[6] dead letters (hash: order id -> JSON)
 -- ARGV[1] event JSON   ARGV[2] its rank        ARGV[3] retention (s) of a finished order
 -- ARGV[4] prefix of the per-table open index   ARGV[5] history length cap
 -- ARGV[6] recent index cap                    ARGV[7] '1' if the event may create an order
 -- ARGV[8] channel of every event   ARGV[9] of this order   ARGV[10] prefix of the table channels
+-- ARGV[11] dead-letter cap
+--
+-- A failed order is also filed as a dead letter; a requeued one (sent back by the waiter)
+-- leaves the dead letters and may move a failed order back to pending, which nothing else may.
 --
 -- Returns {seq, status}: seq is 0 when the event was not applied, and status is the order's
 -- status after the call ('' for an unknown order).
@@ -13,11 +18,18 @@ local order_key, history_key, open_key, recent_key = KEYS[1], KEYS[2], KEYS[3], 
 local event = cjson.decode(ARGV[1])
 local rank = tonumber(ARGV[2])
 
+local dead_index, dead_letters = KEYS[5], KEYS[6]
+local requeue = event.event == 'requeued'
+
 local current = redis.call('HMGET', order_key, 'rank', 'status', 'table', 'dish', 'station',
-                           'created_at')
+                           'created_at', 'note')
 if not current[1] then
   if ARGV[7] ~= '1' then
-    return {0, ''}
+    return {0, current[2] or ''}
+  end
+elseif requeue then
+  if current[2] ~= 'failed' then
+    return {0, current[2]}
   end
 elseif tonumber(current[1]) >= rank then
   return {0, current[2]}
@@ -44,6 +56,15 @@ for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent'})
   end
 end
 redis.call('HSET', order_key, unpack(fields))
+if requeue then
+  -- A new round of attempts: its retry budget starts again, and it must be sent anew.
+  redis.call('HSET', order_key, 'first_attempt', event.attempt, 'delivery', 0)
+  redis.call('HDEL', order_key, 'sent', 'error')
+  redis.call('ZREM', dead_index, id)
+  redis.call('HDEL', dead_letters, id)
+elseif event.error ~= nil then
+  redis.call('HSET', order_key, 'error', event.error)
+end
 redis.call('RPUSH', history_key, payload)
 redis.call('LTRIM', history_key, -tonumber(ARGV[5]), -1)
 
@@ -55,8 +76,27 @@ if event.status == 'ready' or event.status == 'failed' or event.status == 'cance
   redis.call('EXPIRE', order_key, retention)
   redis.call('EXPIRE', history_key, retention)
 else
+  redis.call('PERSIST', order_key)
+  redis.call('PERSIST', history_key)
   redis.call('ZADD', open_key, created_at, id)
   if table_index then redis.call('ZADD', table_index, created_at, id) end
+end
+
+if event.status == 'failed' then
+  local deliveries = tonumber(redis.call('HGET', order_key, 'delivery') or '0')
+  local letter = {order_id = id, table = event.table, dish = event.dish, station = event.station,
+                  note = event.note or current[7], reason = event.reason or '', error = event.error,
+                  attempt = event.attempt or 0, deliveries = deliveries, worker = event.worker,
+                  created_at = created_at, failed_at = event.time}
+  redis.call('ZADD', dead_index, event.time, id)
+  redis.call('HSET', dead_letters, id, cjson.encode(letter))
+  local excess = redis.call('ZCARD', dead_index) - tonumber(ARGV[11])
+  if excess > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', dead_index, 0, excess - 1)) do
+      redis.call('HDEL', dead_letters, old)
+    end
+    redis.call('ZREMRANGEBYRANK', dead_index, 0, excess - 1)
+  end
 end
 
 redis.call('ZADD', recent_key, event.time, id)

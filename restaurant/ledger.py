@@ -10,6 +10,8 @@ import redis
 from restaurant.events import Kind, OrderEvent, parse_event
 from restaurant.names import (
     ALL_CHANNEL,
+    DEAD_INDEX_KEY,
+    DEAD_LETTERS_KEY,
     HISTORY_KEY,
     OPEN_KEY,
     ORDER_CHANNEL,
@@ -18,6 +20,7 @@ from restaurant.names import (
     TABLE_CHANNEL,
     TABLE_OPEN_PREFIX,
 )
+from restaurant.settings import Settings, load_settings
 
 #: The newest events kept in an order's history (a retried dish has about a dozen).
 HISTORY_LIMIT: Final = 200
@@ -57,6 +60,10 @@ class OrderRecord:
     created_at: float
     updated_at: float
     seq: int
+    #: The last error met by a failed order, where it differs from the reason.
+    error: str = ""
+    #: How many times the current attempt's message has been delivered to a cook.
+    deliveries: int = 0
     history: list[OrderEvent] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,12 +76,25 @@ class OrderRecord:
 class Ledger:
     """Reads and advances orders in the ledger kept in one Redis database."""
 
-    def __init__(self, client: redis.Redis, retention: int, recent_limit: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        retention: int,
+        recent_limit: int,
+        dead_letter_limit: int = 10_000,
+    ) -> None:
         self.client = client
         self.retention = retention
         self.recent_limit = recent_limit
+        self.dead_letter_limit = dead_letter_limit
         self._advance = client.register_script(_ADVANCE)
         self.db = database_of(client)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings | None = None) -> "Ledger":
+        """Return the ledger on `client`, with retention and caps from the environment."""
+        settings = settings or load_settings()
+        return cls(client, settings.retention, settings.recent_limit, settings.dead_letter_limit)
 
     # --- Channels -------------------------------------------------------------------------
     def channel(self, *, table: int | None = None, order_id: str | None = None) -> str:
@@ -97,6 +117,8 @@ class Ledger:
             HISTORY_KEY.format(order_id=event.order_id),
             OPEN_KEY,
             RECENT_KEY,
+            DEAD_INDEX_KEY,
+            DEAD_LETTERS_KEY,
         ]
         args: list[str | int] = [
             event.to_json(),
@@ -105,11 +127,13 @@ class Ledger:
             TABLE_OPEN_PREFIX,
             HISTORY_LIMIT,
             self.recent_limit,
+            # Only a sender that knows the order may start its record: a cancel may not.
             "0" if event.event is Kind.CANCELLED else "1",
             self.channel(),
             self.channel(order_id=event.order_id),
             # The script completes the table's channel: the sender may not know the table.
             TABLE_CHANNEL.format(db=self.db, table=""),
+            self.dead_letter_limit,
         ]
         reply = self._advance(keys=keys, args=args, client=client or self.client)
         if client is not None:
@@ -231,4 +255,6 @@ def _record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:
         created_at=float(fields.get("created_at", 0)),
         updated_at=float(fields.get("updated_at", 0)),
         seq=number("seq") or 0,
+        error=fields.get("error", ""),
+        deliveries=number("delivery") or 0,
     )

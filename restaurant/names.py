@@ -24,6 +24,14 @@ OPEN_KEY: Final = LEDGER_PREFIX + "open"
 TABLE_OPEN_PREFIX: Final = LEDGER_PREFIX + "open:table:"
 #: Sorted set of recently active order ids, scored by the time of their latest event.
 RECENT_KEY: Final = LEDGER_PREFIX + "recent"
+#: Sorted set of the ids of orders that failed for good, scored by when they failed.
+DEAD_INDEX_KEY: Final = LEDGER_PREFIX + "dead"
+#: Hash of dead letters: order id -> JSON (what the order was, why it failed, its attempts).
+DEAD_LETTERS_KEY: Final = LEDGER_PREFIX + "dead:letters"
+#: The lease of the cook working on an order: only its holder cooks it.
+COOK_LEASE_KEY: Final = LEDGER_PREFIX + "order:{order_id}:cook"
+#: The lease of the waiter sending an order's message, so that two never both send it.
+SENDING_KEY: Final = LEDGER_PREFIX + "order:{order_id}:sending"
 
 # --- Order events (Redis pub/sub) --------------------------------------------------------------
 #: Pub/sub channels are server-wide, not per database, so their names carry the database number

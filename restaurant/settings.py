@@ -24,6 +24,8 @@ class Settings:
     retention: int
     #: How many orders the ledger's "recent" index keeps, newest first.
     recent_limit: int
+    #: How many dead letters (orders failed for good) are kept, newest first.
+    dead_letter_limit: int
 
 
 def load_settings() -> Settings:
@@ -37,4 +39,5 @@ def load_settings() -> Settings:
         trouble=env_str("KITCHEN_TROUBLE", ""),
         retention=env_int("ORDER_RETENTION", 86_400, minimum=1),
         recent_limit=env_int("RECENT_ORDERS", 10_000, minimum=1, maximum=10_000_000),
+        dead_letter_limit=env_int("DEAD_LETTERS", 10_000, minimum=1, maximum=10_000_000),
     )

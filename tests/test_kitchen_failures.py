@@ -97,7 +97,7 @@ def test_a_bad_message_fails_at_once_and_is_never_retried(
     final = report(waiter, order_id)
 
     assert final["status"] == "failed"
-    assert final["reason"].startswith(reason)
+    assert final["reason"].startswith(f"invalid order: {reason}")
     assert final["attempt"] == 1
     log = worker.wait_for_log(
         f"Task kitchen.prepare_dish[{order_id}] raised expected: InvalidOrder"
@@ -114,7 +114,7 @@ def test_positional_arguments_are_refused(
     final = report(waiter, order_id)
 
     assert (final["status"], final["attempt"]) == ("failed", 1)
-    assert final["reason"] == "prepare_dish takes keyword arguments only"
+    assert final["reason"] == "invalid order: prepare_dish takes keyword arguments only"
 
 
 def test_a_dish_over_its_soft_limit_fails_cleanly(waiter: Waiter, worker: KitchenWorker) -> None:

@@ -19,7 +19,6 @@ from restaurant.ledger import Ledger, OrderRecord
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
-from restaurant.settings import load_settings
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
 
 
@@ -89,9 +88,7 @@ def bounded_client(app: Celery, url: str, name: str = "waiter") -> redis.Redis:
 
 def open_ledger(app: Celery, name: str = "waiter") -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
-    settings = load_settings()
-    client = bounded_client(app, app.conf.result_backend, name)
-    return Ledger(client, settings.retention, settings.recent_limit)
+    return Ledger.from_settings(bounded_client(app, app.conf.result_backend, name))
 
 
 def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:

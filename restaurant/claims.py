@@ -1,0 +1,99 @@
+"""Leases in Redis that make each order sent once by one waiter and cooked by one cook."""
+
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+import redis
+
+from restaurant.names import COOK_LEASE_KEY, ORDER_KEY, SENDING_KEY
+
+#: How long a waiter may take to send an order's message before another may send it instead.
+SENDING_LEASE_SECONDS: Final = 30
+
+
+def _script(name: str) -> str:
+    return resources.files("restaurant").joinpath(name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class CookClaim:
+    """What the ledger said about cooking one delivery of an order's message."""
+
+    #: 'finished', 'busy', 'poison' or 'cook' (see restaurant/cook_claim.lua).
+    verdict: str
+    #: The final status ('finished') or the lease holder ('busy').
+    detail: str
+    #: Which delivery of this attempt this is (0 when not counted).
+    delivery: int
+    #: The first attempt of the order's current round (1, or where `waiter retry` restarted).
+    first_attempt: int
+    #: False when the ledger could not be asked: the cook goes ahead without a lease.
+    guarded: bool = True
+
+
+class Claims:
+    """The lease scripts, registered once per Redis client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.cook_claim = client.register_script(_script("cook_claim.lua"))
+        self.cook_heartbeat = client.register_script(_script("cook_heartbeat.lua"))
+        self.send_claim = client.register_script(_script("send_claim.lua"))
+
+    def cook_lease(self, order_id: str, attempt: int, seconds: float) -> "CookLease":
+        """Return a (not yet claimed) lease on one attempt at an order."""
+        return CookLease(self, order_id, attempt, seconds)
+
+    def claim_sending(self, order_ids: list[str]) -> list[str]:
+        """For each order say 'mine' (send it now), 'sent' (already sent) or 'busy' (another is)."""
+        token = uuid.uuid4().hex
+        with self.client.pipeline(transaction=False) as pipe:
+            for order_id in order_ids:
+                keys = [ORDER_KEY.format(order_id=order_id), SENDING_KEY.format(order_id=order_id)]
+                self.send_claim(keys=keys, args=[token, SENDING_LEASE_SECONDS], client=pipe)
+            return [_text(reply) for reply in pipe.execute()]
+
+    def mark_sent(self, order_ids: list[str]) -> None:
+        """Record that these orders' messages are in the queue, and free their sending leases."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for order_id in order_ids:
+                pipe.hset(ORDER_KEY.format(order_id=order_id), "sent", 1)
+                pipe.delete(SENDING_KEY.format(order_id=order_id))
+            pipe.execute()
+
+
+class CookLease:
+    """One cook's lease on one attempt at an order: claimed, then kept alive while cooking."""
+
+    def __init__(self, claims: Claims, order_id: str, attempt: int, seconds: float) -> None:
+        self.claims = claims
+        self.order_id = order_id
+        self.attempt = attempt
+        self.milliseconds = max(1, round(seconds * 1000))
+        self.token = f"{attempt}:{uuid.uuid4().hex}"
+        self._keys = [ORDER_KEY.format(order_id=order_id), COOK_LEASE_KEY.format(order_id=order_id)]
+
+    def claim(self, max_deliveries: int, retention: int) -> CookClaim:
+        """Count this delivery and take the lease, unless the order is done or held."""
+        args: list[str | int] = [
+            self.attempt,
+            self.token,
+            self.milliseconds,
+            max_deliveries,
+            retention,
+        ]
+        verdict, detail, delivery, first = self.claims.cook_claim(keys=self._keys, args=args)
+        return CookClaim(_text(verdict), _text(detail), int(delivery), int(first))
+
+    def renew(self) -> tuple[bool, str]:
+        """Keep the lease; return (still ours, the order's status or else the new holder)."""
+        state, detail = self.claims.cook_heartbeat(
+            keys=self._keys, args=[self.token, self.milliseconds]
+        )
+        return _text(state) == "held", _text(detail)
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -58,6 +58,9 @@ class OrderRecord:
     updated_at: float
     seq: int
     history: list[OrderEvent] = field(default_factory=list)
+    rush: bool = False
+    course: int | None = None
+    fire_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record as plain data, its history as event dictionaries."""
@@ -231,4 +234,7 @@ def _record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:
         created_at=float(fields.get("created_at", 0)),
         updated_at=float(fields.get("updated_at", 0)),
         seq=number("seq") or 0,
+        rush=fields.get("rush") == "true",
+        course=number("course"),
+        fire_at=float(fields["fire_at"]) if fields.get("fire_at") else None,
     )

@@ -31,6 +31,8 @@ task_default_queue = ORDERS_QUEUE
 kitchen_max_retries = env_int("KITCHEN_MAX_RETRIES", 3, minimum=0, maximum=100)
 kitchen_retry_backoff = env_float("KITCHEN_RETRY_BACKOFF", 1.0, minimum=0.0, maximum=3600)
 kitchen_retry_backoff_max = env_float("KITCHEN_RETRY_BACKOFF_MAX", 30.0, minimum=0.0, maximum=3600)
+# Seconds an order waits before trying again for a place at a full station (kitchen.stations).
+kitchen_station_wait = env_float("KITCHEN_STATION_WAIT", 0.5, minimum=0.01, maximum=60)
 
 # --- Redelivery ------------------------------------------------------------------------------
 # Redis has no real acknowledgements: kombu re-queues a message that stays unacknowledged for

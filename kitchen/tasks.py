@@ -13,6 +13,7 @@ from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
 from kitchen.events import KitchenNews, get_news
 from kitchen.retry import retry_delay
+from kitchen.stations import claim_station
 from restaurant.events import Kind
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.menu import Dish
@@ -63,6 +64,8 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     received = news.tell(Kind.RECEIVED, order_id, **where)
     if received is not None and received.status == "cancelled":
         _give_up_cancelled(self, "%s for table %d was cancelled; not cooking it.", dish, order)
+    # A place at the station (its capacity is shared by every worker), or back to the queue.
+    claim_station(self, dish, order_id)
     started_at = time.time()
     logger.info("Preparing %s for table %d...", dish.name, order.table)
     news.tell(Kind.PREPARING, order_id, percent=0, **where)

@@ -58,7 +58,7 @@ class StationLeases:
 
     def holders(self, station: str) -> list[str]:
         """The orders holding a lease on `station` (expired ones included until next taken)."""
-        raw = self.client.zrange(LEASES_KEY.format(station=station), 0, -1)
+        raw: list[bytes] = self.client.zrange(LEASES_KEY.format(station=station), 0, -1)
         return [item.decode() for item in raw]
 
 

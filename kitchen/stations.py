@@ -58,8 +58,8 @@ class StationLeases:
 
     def holders(self, station: str) -> list[str]:
         """The orders holding a lease on `station` (expired ones included until next taken)."""
-        raw: list[bytes] = self.client.zrange(LEASES_KEY.format(station=station), 0, -1)
-        return [item.decode() for item in raw]
+        raw = self.client.zrange(LEASES_KEY.format(station=station), 0, -1)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
 
 
 def get_leases() -> StationLeases:

@@ -31,6 +31,8 @@ task_default_queue = ORDERS_QUEUE
 kitchen_max_retries = env_int("KITCHEN_MAX_RETRIES", 3, minimum=0, maximum=100)
 kitchen_retry_backoff = env_float("KITCHEN_RETRY_BACKOFF", 1.0, minimum=0.0, maximum=3600)
 kitchen_retry_backoff_max = env_float("KITCHEN_RETRY_BACKOFF_MAX", 30.0, minimum=0.0, maximum=3600)
+# Seconds an order waits before trying again for a place at a full station (kitchen.stations).
+kitchen_station_wait = env_float("KITCHEN_STATION_WAIT", 0.5, minimum=0.01, maximum=60)
 
 # --- Exactly-once cooking on top of at-least-once delivery (used by kitchen.tasks) ----------
 # A message is delivered again when its cook dies; one that kills its cook every time is
@@ -63,6 +65,9 @@ _command_timeout = env_float("REDIS_SOCKET_TIMEOUT", 5.0, minimum=0.1, maximum=3
 
 broker_transport_options = {
     "visibility_timeout": visibility_timeout,
+    # A Redis cook reads rush queues before the others (restaurant/routing.py); RabbitMQ
+    # ignores this and gets the same effect from one prefetch per queue (README).
+    "queue_order_strategy": "restaurant.routing:RushFirstCycle",
     "socket_connect_timeout": _connect_timeout,
     "socket_timeout": _command_timeout,
 }

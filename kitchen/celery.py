@@ -5,6 +5,7 @@ from celery.signals import import_modules
 
 from kitchen.current import get_kitchen
 from kitchen.monitoring import refuse_unsafe_flower
+from kitchen.queues import install as install_queues
 from kitchen.recipes import Kitchen
 from restaurant.exceptions import ConfigError
 
@@ -12,6 +13,8 @@ app = Celery("kitchen", include=["kitchen.tasks"])
 app.config_from_object("celeryconfig")
 # `celery -A kitchen flower` checks its final options here, before it listens.
 import_modules.connect(refuse_unsafe_flower, sender=app)
+# One queue per station (and one for its rush orders): `-Q grill` makes a grill-only cook.
+install_queues(app, get_kitchen().menu)
 
 
 def check_visibility_timeout(

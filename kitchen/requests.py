@@ -6,6 +6,7 @@ from celery.worker.request import Request
 
 from kitchen.current import get_kitchen
 from kitchen.events import get_news
+from kitchen.stations import release_station
 from restaurant.events import Kind
 
 
@@ -33,6 +34,9 @@ class DishRequest(Request):  # type: ignore[misc]
         """Record a dish killed at its hard limit: its pool process can no longer say so."""
         super().on_timeout(soft, timeout)
         if not soft:
+            release_station(
+                self.id, self.kwargs.get("dish") if isinstance(self.kwargs, dict) else None
+            )
             retries = self.request_dict.get("retries") or 0
             get_news().tell(
                 Kind.FAILED,

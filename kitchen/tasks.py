@@ -13,6 +13,7 @@ from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
 from kitchen.events import KitchenNews, LedgerUnreachable, get_news
 from kitchen.retry import retry_delay
+from kitchen.stations import claim_station
 from restaurant.claims import CookClaim, CookLease
 from restaurant.events import Kind
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
@@ -68,6 +69,9 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         raise
     kitchen = get_kitchen()
     dish = kitchen.menu[order.dish]
+    # A place at the station (its capacity is shared by every worker), or back to the queue:
+    # taken first, so that waiting for the station does not count as a delivery.
+    claim_station(self, dish, order_id)
     lease = news.lease(order_id, attempt)
     claim = _claim(self, news, lease, dish, order)
     where = {

@@ -15,6 +15,8 @@ class Kind(StrEnum):
     """What happened to the order."""
 
     CREATED = "created"
+    HELD = "held"
+    FIRED = "fired"
     RECEIVED = "received"
     PREPARING = "preparing"
     PROGRESS = "progress"
@@ -29,6 +31,8 @@ class Kind(StrEnum):
 #: The order's status once the event has happened.
 STATUS_AFTER: Final = {
     Kind.CREATED: "pending",
+    Kind.HELD: "held",
+    Kind.FIRED: "pending",
     Kind.RECEIVED: "received",
     Kind.PREPARING: "preparing",
     Kind.PROGRESS: "preparing",
@@ -45,7 +49,13 @@ FINAL_STATUSES: Final = frozenset({"ready", "failed", "cancelled"})
 # Within one delivery of one attempt, steps come in this order; a later delivery (the message
 # handed to a new cook after the last one died) outranks every step of the earlier ones, and a
 # later attempt outranks every delivery of the earlier ones.
-_STEP = {Kind.RECEIVED: 100, Kind.PREPARING: 200, Kind.PROGRESS: 200, Kind.RETRYING: 900}
+_STEP = {
+    Kind.FIRED: 50,
+    Kind.RECEIVED: 100,
+    Kind.PREPARING: 200,
+    Kind.PROGRESS: 200,
+    Kind.RETRYING: 900,
+}
 _DELIVERY = 1000
 _ATTEMPT = 1000 * _DELIVERY
 _FINAL_RANK = 10**12
@@ -88,6 +98,13 @@ class OrderEvent(BaseModel):
     retry_in: float | None = None
     #: ready: seconds the dish took to cook.
     cook_seconds: float | None = None
+    #: created, held: true for a rush order, which cooks take before ordinary ones.
+    rush: bool | None = None
+    #: created, held: the course this dish belongs to.
+    course: int | None = None
+    #: held: when the order fires (seconds since the epoch); absent for a course held until
+    #: `waiter fire`.
+    fire_at: float | None = None
 
     @property
     def final(self) -> bool:
@@ -99,7 +116,7 @@ class OrderEvent(BaseModel):
         """How far along the order this event is; the ledger only ever moves forward."""
         if self.final:
             return _FINAL_RANK
-        if self.event is Kind.CREATED:
+        if self.event in (Kind.CREATED, Kind.HELD):
             return 0
         if self.event is Kind.REQUEUED:
             return self.attempt * _ATTEMPT
@@ -127,12 +144,21 @@ def parse_event(raw: str | bytes) -> OrderEvent:
     return OrderEvent.model_validate_json(raw)
 
 
+def held_until(fire_at: float | None, course: int | None) -> str:
+    """Say until when an order is held: a time, or its course's `waiter fire`."""
+    if fire_at is not None:
+        return "until " + datetime.fromtimestamp(fire_at).strftime("%H:%M:%S")
+    return f"until course {course} is fired"
+
+
 def describe(event: OrderEvent) -> str:
     """Say what happened in one line, for people watching."""
     clock = datetime.fromtimestamp(event.time).strftime("%H:%M:%S.%f")[:-3]
     what = f"{event.dish or '?'} for table {event.table if event.table is not None else '?'}"
     detail = {
         Kind.CREATED: "ordered" + (f" ({event.note})" if event.note else ""),
+        Kind.HELD: "held " + held_until(event.fire_at, event.course),
+        Kind.FIRED: "fired: sent to the kitchen",
         Kind.RECEIVED: "taken by a cook"
         + (f" (delivery {event.delivery})" if (event.delivery or 1) > 1 else ""),
         Kind.PREPARING: "preparing",

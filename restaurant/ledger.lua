@@ -49,7 +49,8 @@ local id = event.order_id
 local fields = {'order_id', id, 'status', event.status, 'rank', ARGV[2],
                 'created_at', created_at, 'updated_at', event.time,
                 'attempt', event.attempt or 0, 'reason', event.reason or ''}
-for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent'}) do
+for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent', 'rush',
+                       'course', 'fire_at'}) do
   if event[name] ~= nil then
     table.insert(fields, name)
     table.insert(fields, tostring(event[name]))

@@ -65,6 +65,9 @@ class OrderRecord:
     #: How many times the current attempt's message has been delivered to a cook.
     deliveries: int = 0
     history: list[OrderEvent] = field(default_factory=list)
+    rush: bool = False
+    course: int | None = None
+    fire_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record as plain data, its history as event dictionaries."""
@@ -257,4 +260,7 @@ def _record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:
         seq=number("seq") or 0,
         error=fields.get("error", ""),
         deliveries=number("delivery") or 0,
+        rush=fields.get("rush") == "true",
+        course=number("course"),
+        fire_at=float(fields["fire_at"]) if fields.get("fire_at") else None,
     )

@@ -21,7 +21,8 @@ class Dish(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    station: str = Field(min_length=1, max_length=32)
+    #: Also the name of the station's queue: lower-case letters, digits, '-' and '_'.
+    station: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_-]*$")
     cook_seconds: tuple[PositiveSeconds, PositiveSeconds]
     soft_limit: PositiveSeconds
     hard_limit: PositiveSeconds
@@ -36,12 +37,26 @@ class Dish(BaseModel):
         return self
 
 
-class Menu:
-    """The dishes, looked up by name regardless of case."""
+class Station(BaseModel):
+    """One station of the kitchen: where dishes of one kind are cooked."""
 
-    def __init__(self, dishes: list[Dish]) -> None:
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    #: Dishes it can cook at once across every worker; None: as many as there are cooks.
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class Menu:
+    """The dishes, looked up by name regardless of case, and the stations that cook them."""
+
+    def __init__(self, dishes: list[Dish], stations: list[Station] | None = None) -> None:
         self.dishes = tuple(dishes)
         self._by_key = {dish.name.casefold(): dish for dish in dishes}
+        configured = {station.name: station for station in stations or []}
+        names = dict.fromkeys(dish.station for dish in dishes)
+        #: Every station a dish is cooked at, in the menu's order, with its capacity.
+        self.stations = {name: configured.get(name, Station(name=name)) for name in names}
 
     def find(self, name: str) -> Dish | None:
         """Return the dish called `name` (any case), or None."""
@@ -63,6 +78,8 @@ def parse_menu(text: str, source: str) -> Menu:
         data = tomllib.loads(text)
         raw_dishes = data["dishes"]
         dishes = [Dish(name=name, **fields) for name, fields in raw_dishes.items()]
+        raw_stations = data.get("stations", {})
+        stations = [Station(name=name, **fields) for name, fields in raw_stations.items()]
     except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise MenuError(f"menu {source} is malformed: {exc}") from None
     except ValidationError as exc:
@@ -71,7 +88,11 @@ def parse_menu(text: str, source: str) -> Menu:
         raise MenuError(f"menu {source} is invalid: {where} {first['msg']}".strip()) from None
     if not dishes:
         raise MenuError(f"menu {source} has no dishes")
-    return Menu(dishes)
+    used = {dish.station for dish in dishes}
+    for station in stations:
+        if station.name not in used:
+            raise MenuError(f"menu {source} is invalid: station {station.name!r} has no dishes")
+    return Menu(dishes, stations)
 
 
 @cache

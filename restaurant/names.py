@@ -8,8 +8,21 @@ PREPARE_DISH: Final = "kitchen.prepare_dish"
 #: Every task name the waiter may send; the contract test checks the kitchen registers each.
 TASKS_SENT_BY_WAITER: Final = (PREPARE_DISH,)
 
-#: The queue orders wait in until a cook takes them.
+#: The default queue: messages sent without a station (the kitchen still serves it).
 ORDERS_QUEUE: Final = "orders"
+#: Each station's orders wait in the queue named after the station ("grill"); its rush orders
+#: in the queue of that name with this suffix ("grill.rush"), which cooks consume first.
+RUSH_SUFFIX: Final = ".rush"
+
+# --- Held orders and station leases (keys in the result backend's Redis database) ------------
+#: Sorted set of order ids held until a time, scored by when they fire.
+HELD_KEY: Final = "restaurant:held"
+#: Hash of held orders: order id -> JSON of what to send when it fires (task, queue, kwargs).
+HELD_ORDERS_KEY: Final = "restaurant:held:orders"
+#: Set of the order ids of one table's course, held until `waiter fire`.
+COURSE_KEY: Final = "restaurant:course:{table}:{course}"
+#: Sorted set of the dishes cooking at a station: order id scored by when its lease expires.
+LEASES_KEY: Final = "restaurant:station:{station}:leases"
 
 # --- The order ledger (keys in the result backend's Redis database) ---------------------------
 #: Prefix of every ledger key, so that the restaurant's keys are easy to find and to delete.

@@ -112,3 +112,26 @@ def raw_sender(kitchen_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 def created_ids(stdout: str) -> list[str]:
     """The order ids a `waiter order` run printed, in order."""
     return [order_id for _, order_id in CREATED.findall(stdout)]
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """A private vhost on the machine's RabbitMQ (127.0.0.1:5672), deleted at the end."""
+    from tools.rabbitmq import RabbitVhost
+
+    with RabbitVhost() as vhost:
+        yield vhost.url
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_env(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> Iterator[dict[str, str]]:
+    """A fresh Redis database (9) for results and events, and as broker Redis or RabbitMQ."""
+    url = f"redis://127.0.0.1:{redis_server.port}/9"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    env = {**TEST_KITCHEN, "REDIS_URL": url}
+    if request.param == "rabbitmq":
+        env["BROKER_URL"] = request.getfixturevalue("rabbitmq_url")
+    yield env

@@ -20,9 +20,9 @@ def order_on_idle_db(kitchen_env: dict[str, str], idle_url: str) -> Run:
 
     def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
         with redis.Redis.from_url(idle_url) as client:
-            before = (client.llen("orders"), client.dbsize())
+            before = (client.llen("pasta"), client.dbsize())
             result = run_waiter({**kitchen_env, "REDIS_URL": idle_url}, *args, stdin=stdin)
-            after = (client.llen("orders"), client.dbsize())
+            after = (client.llen("pasta"), client.dbsize())
         if result.returncode != 0:
             assert after == before, f"{args} changed Redis: {before} -> {after}"
         return result.returncode, result.stdout, result.stderr
@@ -36,7 +36,7 @@ def test_a_good_order_does_reach_the_queue(order_on_idle_db: Run, idle_url: str)
 
     assert code == 0 and out.count("created:") == 2
     with redis.Redis.from_url(idle_url) as client:
-        assert client.llen("orders") == 2
+        assert client.llen("pasta") == 2
 
 
 @pytest.mark.parametrize(

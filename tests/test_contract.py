@@ -32,7 +32,8 @@ def test_the_messages_the_waiter_enqueues_name_a_registered_task(
     assert result.returncode == 0, result.stderr
 
     with redis.Redis.from_url(idle_url) as client:
-        messages = [json.loads(raw) for raw in client.lrange("orders", 0, -1)]
+        queued = client.lrange("pasta", 0, -1) + client.lrange("cold", 0, -1)
+        messages = [json.loads(raw) for raw in queued]
     assert len(messages) == 3
     for message in messages:
         assert message["content-type"] == "application/json"

@@ -185,13 +185,13 @@ def test_a_queued_order_cancelled_is_never_cooked_even_by_a_new_worker(
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.endswith("cancelled; it was pending.\n")
     with redis.Redis.from_url(idle_url) as client:
-        assert client.llen("orders") == 1  # still queued: a worker will find it cancelled
+        assert client.llen("pasta") == 1  # still queued: a worker will find it cancelled
 
     with KitchenWorker(env, tmp_path / "worker.log", concurrency=1) as worker:
         worker.wait_for_log(f"[{order_id}]: Pasta for table 27 was cancelled; not cooking it.")
         deadline = time.monotonic() + 10
         with redis.Redis.from_url(idle_url) as client:
-            while client.llen("orders") or client.hlen("unacked"):
+            while client.llen("pasta") or client.hlen("unacked"):
                 assert time.monotonic() < deadline, "the cancelled order was not acknowledged"
                 time.sleep(0.1)
     assert "Preparing Pasta for table 27" not in worker.log()

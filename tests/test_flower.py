@@ -87,11 +87,11 @@ def test_workers_api_shows_the_cook(monitored: Monitored) -> None:
 
 
 def test_an_order_shows_as_soon_as_it_is_placed(monitored: Monitored) -> None:
-    """With no cook taking orders, a new order is listed from the waiter's event alone."""
+    """With no cook taking the cold station's orders, a new Salad is listed from the waiter's event alone."""
     worker = monitored.worker_name
     flower = monitored.flower
     status, body = flower.request(
-        f"/api/worker/queue/cancel-consumer/{worker}?queue=orders", auth=AUTH, method="POST"
+        f"/api/worker/queue/cancel-consumer/{worker}?queue=cold", auth=AUTH, method="POST"
     )
     assert status == 200, body
     try:
@@ -108,7 +108,7 @@ def test_an_order_shows_as_soon_as_it_is_placed(monitored: Monitored) -> None:
         assert "'table': 9" in placed["kwargs"] and "'dish': 'Salad'" in placed["kwargs"]
     finally:
         status, body = flower.request(
-            f"/api/worker/queue/add-consumer/{worker}?queue=orders", auth=AUTH, method="POST"
+            f"/api/worker/queue/add-consumer/{worker}?queue=cold", auth=AUTH, method="POST"
         )
         assert status == 200, body
     assert monitored.final_tasks([order_id])[order_id]["state"] == "SUCCESS"

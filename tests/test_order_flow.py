@@ -133,7 +133,7 @@ def test_wait_gives_up_at_its_timeout_and_the_order_stays_queued(
     # Exact, not rounded up to Celery's one-second polls (which would make it 3 s).
     assert 2.0 <= waited < 2.9
     with redis.Redis.from_url(idle_url) as client:
-        assert client.llen("orders") == 1
+        assert client.llen("stove") == 1  # the Soup station's queue
 
 
 def test_status_of_a_queued_order_is_pending(kitchen_env: dict[str, str], idle_url: str) -> None:

@@ -56,6 +56,11 @@ def test_honcho_runs_the_procfile(redis_server: RedisServer, tmp_path: Path) -> 
         [order_id] = created_ids(result.stdout)
         output = (tmp_path / "honcho.log").read_text()
         assert f"[{order_id}]: Salad for table 12 is ready." in output
+
+        held = run_waiter(env, "order", "-t", "12", "-d", "Salad", "--in", "1s", "--wait")
+        assert held.returncode == 0, held.stdout + held.stderr
+        [held_id] = created_ids(held.stdout)
+        assert f"Fired held order {held_id}" in (tmp_path / "honcho.log").read_text()
     finally:
         stack.send_signal(signal.SIGTERM)
         try:

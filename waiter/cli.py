@@ -59,15 +59,41 @@ def order(
             help="Seconds --wait waits at most.",
         ),
     ] = 60.0,
+    rush: Annotated[
+        bool, typer.Option("--rush", help="Cooks take it before ordinary orders.")
+    ] = False,
+    fire_in: Annotated[
+        str | None, typer.Option("--in", help="Hold it, then fire after this delay (20m, 90s).")
+    ] = None,
+    fire_at: Annotated[
+        str | None, typer.Option("--at", help="Hold it, then fire at this time of day (19:30).")
+    ] = None,
+    course: Annotated[
+        int | None, typer.Option("--course", min=1, max=20, help="The course it belongs to.")
+    ] = None,
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Hold the course until 'waiter fire'.")
+    ] = False,
 ) -> None:
     """Place an order: one kitchen task per dish (and per portion)."""
     from waiter.client import place_orders
+    from waiter.firing import Placement
+    from waiter.when import fire_time
 
+    when = fire_time(fire_in, fire_at, datetime.now())
+    if hold and (course is None or when is not None):
+        raise BadInput("--hold needs --course, and cannot be combined with --in or --at")
+    how = Placement(rush, course, when.timestamp() if when else None, hold)
     orders = _orders_from_arguments(table, dish or [], quantity, note, file)
     placed = {}
-    for item in place_orders(orders):
+    for item in place_orders(orders, how):
         placed[item.order_id] = item.order
         typer.echo(f"Order for table {item.order.table} created: {item.order_id}")
+    if how.held:
+        from restaurant.events import held_until
+
+        hint = "" if when else f": waiter fire --table {table or 'T'} --course {course}"
+        typer.echo(f"Held {held_until(how.fire_at, course)}{hint}")
     if not wait:
         return
     from waiter.progress import open_display, shortfall
@@ -142,11 +168,18 @@ def orders(
         return
     from rich.table import Table
 
-    shown = Table("Order", "Table", "Dish", "Station", "Status", "Attempt", "Worker", "Ordered")
+    shown = Table(
+        "Order", "Table", "Dish", "Station", "Status", "Attempt", "Worker", "Ordered", "Fires"
+    )
     for record in records:
         state = record.status
         if state == "preparing" and record.percent:
             state = f"preparing {record.percent}%"
+        if record.rush:
+            state += ", rush"
+        fires = _clock(record.fire_at)[:-4]
+        if record.course is not None:
+            fires = f"course {record.course}" + (f" at {fires}" if fires else "")
         shown.add_row(
             record.order_id,
             str(record.table or ""),
@@ -156,6 +189,7 @@ def orders(
             str(record.attempt or ""),
             record.worker or "",
             _clock(record.created_at),
+            fires,
         )
     _console().print(shown)
 
@@ -204,16 +238,31 @@ def cancel(
 
 
 @app.command()
+def fire(
+    table: Annotated[int, typer.Option("--table", "-t", help="Table number.")],
+    course: Annotated[int, typer.Option("--course", min=1, max=20, help="The course to fire.")],
+) -> None:
+    """Send a held course to the kitchen."""
+    from waiter.client import fire_course
+
+    sent = fire_course(table, course)
+    typer.echo(f"Course {course} for table {table} fired: {len(sent)} dishes sent to the kitchen")
+
+
+@app.command()
 def menu() -> None:
-    """Show the dishes, their station, cooking time and time limits."""
+    """Show the dishes, their station and its capacity, cooking time and time limits."""
     from rich.table import Table
 
-    table = Table("Dish", "Station", "Cooking time", "Soft limit", "Hard limit")
-    for dish in load_menu().dishes:
+    table = Table("Dish", "Station", "Capacity", "Cooking time", "Soft limit", "Hard limit")
+    the_menu = load_menu()
+    for dish in the_menu.dishes:
         shortest, longest = dish.cook_seconds
+        capacity = the_menu.stations[dish.station].capacity
         table.add_row(
             dish.name,
             dish.station,
+            str(capacity) if capacity else "any",
             f"{shortest:g}-{longest:g} s",
             f"{dish.soft_limit:g} s",
             f"{dish.hard_limit:g} s",

@@ -19,7 +19,9 @@ from restaurant.ledger import Ledger, OrderRecord
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
+from restaurant.schedule import HeldOrder, Schedule
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
+from waiter.firing import Placement, restore, send_held
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,15 @@ def open_ledger(app: Celery, name: str = "waiter") -> Ledger:
     return Ledger.from_settings(bounded_client(app, app.conf.result_backend, name))
 
 
-def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
-    """Send one `kitchen.prepare_dish` task per order, yielding each as it is sent.
+def place_orders(orders: list[Order], how: Placement | None = None) -> Iterator[PlacedOrder]:
+    """Send one `kitchen.prepare_dish` task per order to its station's queue, yielding each.
 
     Each order is first entered in the ledger with its `created` event (one pipelined round
     trip), which also proves Redis answers before anything is enqueued: the ledger never
-    lags behind the queue.
+    lags behind the queue. A held order (`how.held`) is kept in Redis instead, out of the
+    broker, until the scheduler or `waiter fire` sends it.
     """
+    how = how or Placement()
     app = celery_app()
     check_reachable(app)
     placed = [PlacedOrder(str(uuid.uuid4()), order) for order in orders]
@@ -106,16 +110,20 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
     with redis_errors(app.conf.result_backend):
         ledger.record_many(
             make_event(
-                Kind.CREATED,
+                how.first_event,
                 item.order_id,
                 table=item.order.table,
                 dish=item.order.dish,
                 station=menu[item.order.dish].station,
                 note=item.order.note,
                 time=item.order.ordered_at,
+                **how.event_fields(),
             )
             for item in placed
         )
+    if how.held:
+        yield from _hold(app, ledger, placed, how)
+        return
     sent = 0
     # Flower hears each order's task-sent event from one steady name per host, not from a new
     # "gen<pid>@host" for every run of the waiter (a new Prometheus series each time).
@@ -127,6 +135,7 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
                     PREPARE_DISH,
                     kwargs=item.order.model_dump(),
                     task_id=item.order_id,
+                    queue=how.queue(menu[item.order.dish].station),
                     producer=producer,
                     event_dispatcher=announcer,
                 )
@@ -139,6 +148,51 @@ def place_orders(orders: list[Order]) -> Iterator[PlacedOrder]:
     finally:
         if sent < len(placed):
             _mark_unsent(ledger, placed[sent:])
+
+
+def _hold(
+    app: Celery, ledger: Ledger, placed: list[PlacedOrder], how: Placement
+) -> Iterator[PlacedOrder]:
+    """Keep the orders in Redis until they fire; the broker never sees them before."""
+    menu = load_menu()
+    held = [
+        HeldOrder(
+            order_id=item.order_id,
+            queue=how.queue(menu[item.order.dish].station),
+            kwargs=item.order.model_dump(),
+            table=item.order.table,
+            course=how.course,
+            fire_at=how.fire_at,
+        )
+        for item in placed
+    ]
+    try:
+        with redis_errors(app.conf.result_backend):
+            Schedule(ledger.client).hold(held)
+    except RedisUnavailable:
+        _mark_unsent(ledger, placed)
+        raise
+    yield from placed
+
+
+def fire_course(table: int, course: int) -> list[str]:
+    """Send every held dish of one table's course to the kitchen; return their order ids."""
+    app = celery_app()
+    check_reachable(app)
+    ledger = open_ledger(app)
+    schedule = Schedule(ledger.client)
+    with redis_errors(app.conf.result_backend):
+        claimed = schedule.claim_course(table, course)
+    if not claimed:
+        raise OrderNotFound(f"no course {course} is held for table {table}")
+    handled: set[str] = set()
+    try:
+        with redis_errors(app.conf.broker_url):
+            return send_held(app, ledger, claimed, "waiter", handled)
+    except RedisUnavailable:
+        with suppress(redis.exceptions.RedisError):
+            restore(schedule, claimed, handled)
+        raise
 
 
 def order_record(order_id: str) -> OrderRecord:
@@ -173,6 +227,8 @@ def cancel_order(order_id: str) -> OrderRecord:
         recorded = ledger.record(
             make_event(Kind.CANCELLED, order_id, reason="cancelled by the waiter")
         )
+        # A held order is forgotten too, so that it never fires.
+        Schedule(ledger.client).release(order_id)
     if before is None or recorded.status == "":
         raise OrderNotFound(f"no order {order_id} (never placed, or its record has expired)")
     if not recorded.applied:

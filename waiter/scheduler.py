@@ -1,0 +1,82 @@
+"""The scheduler: sends held orders to the kitchen when their time comes.
+
+Run it as `python -m waiter.scheduler` (the Procfile does).
+
+It is a waiter that never sleeps: it claims due orders from Redis (restaurant/schedule.py) and
+sends them by task name, as the waiter would. Run one or several; each order fires once.
+"""
+
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+import redis
+from kombu.exceptions import OperationalError
+
+from restaurant.env import env_float
+from restaurant.schedule import Schedule
+from waiter.client import celery_app, open_ledger
+from waiter.firing import restore, send_held
+
+logger = logging.getLogger("waiter.scheduler")
+
+
+class Scheduler:
+    """Fires due orders every `interval` seconds (sooner when one is due sooner)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.app = celery_app()
+        self.ledger = open_ledger(self.app, name="scheduler")
+        self.schedule = Schedule(self.ledger.client)
+        self.stopping = False
+
+    def fire_due(self) -> int:
+        """Send every order due now; return how many were sent."""
+        due = self.schedule.claim_due(time.time())
+        if not due:
+            return 0
+        handled: set[str] = set()
+        try:
+            sent = send_held(self.app, self.ledger, due, "scheduler", handled)
+        except (OperationalError, OSError, redis.RedisError) as exc:
+            logger.warning("Could not send held orders (will try again): %s", exc)
+            restore(self.schedule, due, handled)
+            return 0
+        for order_id in sent:
+            logger.info("Fired held order %s", order_id)
+        return len(sent)
+
+    def run(self) -> None:
+        """Fire due orders until asked to stop (SIGTERM or Ctrl-C)."""
+        logger.info("Scheduler ready: firing held orders every %.2f s at most", self.interval)
+        while not self.stopping:
+            try:
+                self.fire_due()
+                next_at = self.schedule.next_fire_at()
+            except (redis.RedisError, OSError) as exc:
+                logger.warning("Redis trouble: %s; trying again in %.1f s", exc, self.interval)
+                next_at = None
+            wait = self.interval if next_at is None else next_at - time.time()
+            time.sleep(min(max(wait, 0.01), self.interval))
+        logger.info("Scheduler stopped")
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        """Finish the current round, then stop."""
+        self.stopping = True
+
+
+def main() -> int:
+    """Run the scheduler until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s] %(message)s")
+    scheduler = Scheduler(env_float("SCHEDULER_INTERVAL", 0.5, minimum=0.01, maximum=60))
+    signal.signal(signal.SIGTERM, scheduler.stop)
+    signal.signal(signal.SIGINT, scheduler.stop)
+    scheduler.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -176,6 +176,20 @@ class Ledger:
             record.history.extend(parse_event(raw) for raw in history)
         return record
 
+    def records(self, order_ids: list[str]) -> dict[str, OrderRecord]:
+        """Return the records (without history) of those of these orders the ledger knows."""
+        if not order_ids:
+            return {}
+        with self.client.pipeline(transaction=False) as pipe:
+            for order_id in order_ids:
+                pipe.hgetall(ORDER_KEY.format(order_id=order_id))
+            replies = pipe.execute()
+        return {
+            order_id: _record_from_hash(fields)
+            for order_id, fields in zip(order_ids, replies, strict=True)
+            if fields and b"rank" in fields
+        }
+
     def history(self, order_id: str) -> list[OrderEvent]:
         """Return the order's events, oldest first."""
         raw = self.client.lrange(HISTORY_KEY.format(order_id=order_id), 0, -1)

@@ -100,6 +100,8 @@ class OrderLine(BaseModel):
     dish: Any
     note: Any = None
     quantity: Any = 1
+    #: An idempotency key: placing the same line under the same key again places nothing new.
+    key: Any = None
 
     def orders(self, rules: Rules, ordered_at: float) -> list[Order]:
         """Check the line and return one order per portion."""

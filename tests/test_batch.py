@@ -22,7 +22,7 @@ def write(tmp_path: Path, content: object) -> Path:
 def test_the_tutorial_batch(tmp_path: Path) -> None:
     path = Path(__file__).resolve().parent.parent / "docs" / "orders.json"
 
-    orders = read_batch(path, RULES, ordered_at=1.0)
+    orders = [ticket.order for ticket in read_batch(path, RULES, ordered_at=1.0)]
 
     assert [(order.table, order.dish, order.note, order.ordered_at) for order in orders] == [
         (1, "Pasta", None, 1.0),
@@ -34,7 +34,7 @@ def test_the_tutorial_batch(tmp_path: Path) -> None:
 def test_quantity_and_note(tmp_path: Path) -> None:
     path = write(tmp_path, [{"table": 3, "dish": "fries", "quantity": 3, "note": "extra salt"}])
 
-    orders = read_batch(path, RULES, ordered_at=2.0)
+    orders = [ticket.order for ticket in read_batch(path, RULES, ordered_at=2.0)]
 
     assert [order.model_dump() for order in orders] == [
         {"table": 3, "dish": "Fries", "note": "extra salt", "ordered_at": 2.0}

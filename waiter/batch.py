@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from restaurant.exceptions import InvalidOrder
-from restaurant.orders import Order, OrderLine, Rules, describe
+from restaurant.orders import OrderLine, Rules, describe
 from waiter.exceptions import BadInput
+from waiter.keys import Ticket, check_key
 
 #: Largest batch file read, so that a wrong file cannot eat the waiter's memory.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -17,20 +18,29 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_BATCH = 100_000
 
 
-def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[Order]:
-    """Read and check every line of a batch file ('-' for stdin); raise BadInput on any problem."""
+def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[Ticket]:
+    """Read and check every line of a batch file ('-' for stdin); raise BadInput on any problem.
+
+    A line may carry an idempotency `key`: its portions are then placed under "<key>#1", ...
+    """
     name = "stdin" if str(path) == "-" else str(path)
     data = _load_json(path, name)
     if not isinstance(data, list):
         raise BadInput(f"{name} must hold a JSON list of orders, not a {_json_type(data)}")
     if not data:
         raise BadInput(f"{name} holds no orders")
-    orders: list[Order] = []
+    orders: list[Ticket] = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             raise BadInput(f"{name} item {number}: expected an object, not a {_json_type(item)}")
         try:
-            orders.extend(OrderLine.model_validate(item).orders(rules, ordered_at))
+            line = OrderLine.model_validate(item)
+            key = None if line.key is None else check_key(line.key, f"{name} item {number}: key")
+            portions = line.orders(rules, ordered_at)
+            orders.extend(
+                Ticket(order, f"{key}#{portion}" if key else None)
+                for portion, order in enumerate(portions, start=1)
+            )
         except ValidationError as exc:
             raise BadInput(f"{name} item {number}: {describe(exc)}") from None
         except InvalidOrder as exc:

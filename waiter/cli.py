@@ -19,6 +19,9 @@ from waiter.exceptions import BadConfiguration, BadInput, DishesFailed, WaiterEr
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from waiter.keys import Ticket
+    from waiter.placing import PlacedOrder
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -74,21 +77,28 @@ def order(
     hold: Annotated[
         bool, typer.Option("--hold", help="Hold the course until 'waiter fire'.")
     ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="An idempotency key: placing the same order under it again places nothing new.",
+        ),
+    ] = None,
 ) -> None:
     """Place an order: one kitchen task per dish (and per portion)."""
-    from waiter.client import place_orders
     from waiter.firing import Placement
+    from waiter.placing import place_orders
     from waiter.when import fire_time
 
     when = fire_time(fire_in, fire_at, datetime.now())
     if hold and (course is None or when is not None):
         raise BadInput("--hold needs --course, and cannot be combined with --in or --at")
     how = Placement(rush, course, when.timestamp() if when else None, hold)
-    orders = _orders_from_arguments(table, dish or [], quantity, note, file)
+    batch = _tickets(table, dish or [], quantity, note, file, key)
     placed = {}
-    for item in place_orders(orders, how):
+    for item in place_orders(batch, how):
         placed[item.order_id] = item.order
-        typer.echo(f"Order for table {item.order.table} created: {item.order_id}")
+        typer.echo(_placed_line(item))
     if how.held:
         from restaurant.events import held_until
 
@@ -250,6 +260,76 @@ def fire(
 
 
 @app.command()
+def failed(
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="Show at most this many.")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete every dead letter (asks first).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --purge: do not ask.")] = False,
+) -> None:
+    """List the orders that failed for good (the dead letters), or empty the list."""
+    from waiter.dead_letters import failed_orders, purge_failed
+
+    total, letters = failed_orders(10_000_000 if purge else limit)
+    if purge:
+        if not letters:
+            typer.echo("no failed orders")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BadInput("--purge asks before deleting; add --yes to purge without asking")
+            typer.confirm(f"Delete {len(letters)} failed orders for good?", abort=True)
+        removed = purge_failed([letter.order_id for letter in letters])
+        typer.echo(f"Deleted {removed} failed orders.")
+        return
+    if as_json:
+        typer.echo(json.dumps([letter.as_dict() for letter in letters], indent=2))
+        return
+    if not letters:
+        typer.echo("no failed orders")
+        return
+    from rich.table import Table
+
+    shown = Table("Order", "Table", "Dish", "Failed", "Attempt", "Deliveries", "Reason", "Error")
+    for letter in letters:
+        shown.add_row(
+            letter.order_id,
+            str(letter.table or ""),
+            letter.dish or "",
+            _clock(letter.failed_at),
+            str(letter.attempt or ""),
+            str(letter.deliveries or ""),
+            letter.reason,
+            letter.error or "",
+        )
+    _console().print(shown)
+    if total > len(letters):
+        typer.echo(f"({len(letters)} newest of {total}; see --limit)")
+
+
+@app.command()
+def retry(
+    order_id: Annotated[str, typer.Argument(help="A failed order's id (see 'waiter failed').")],
+) -> None:
+    """Send a failed order back to the kitchen as a new attempt (safe to repeat)."""
+    from waiter.dead_letters import retry_order
+
+    retried = retry_order(order_id.strip())
+    if retried.new:
+        typer.echo(
+            f"Order {retried.order_id} sent back to the kitchen as attempt {retried.attempt}."
+        )
+    else:
+        typer.echo(
+            f"Order {retried.order_id} is back in the kitchen already "
+            f"(attempt {retried.attempt}, {retried.status})."
+        )
+
+
+@app.command()
 def menu() -> None:
     """Show the dishes, their station and its capacity, cooking time and time limits."""
     from rich.table import Table
@@ -270,17 +350,53 @@ def menu() -> None:
     _console().print(table)
 
 
-def _orders_from_arguments(
-    table: int | None, dishes: list[str], quantity: int, note: str | None, file: Path | None
-) -> list[Order]:
-    rules = Rules(load_menu(), load_settings().tables)
-    ordered_at = time.time()
-    if file is not None:
-        if table is not None or dishes or note is not None or quantity != 1:
-            raise BadInput("--file cannot be combined with --table, --dish, --quantity or --note")
-        from waiter.batch import read_batch
+def _tickets(
+    table: int | None,
+    dishes: list[str],
+    quantity: int,
+    note: str | None,
+    file: Path | None,
+    key: str | None,
+) -> list["Ticket"]:
+    """The orders to place, from the command line or a batch file, under their keys."""
+    from waiter.keys import check_key, tickets
 
-        return read_batch(file, rules, ordered_at)
+    if key is not None:
+        key = check_key(key)
+    if file is None:
+        return tickets(_orders_from_arguments(table, dishes, quantity, note), key)
+    if table is not None or dishes or note is not None or quantity != 1:
+        raise BadInput("--file cannot be combined with --table, --dish, --quantity or --note")
+    from waiter.batch import read_batch
+
+    batch = read_batch(file, _rules(), time.time())
+    if key is None:
+        return batch
+    # Lines with their own key keep it; the others are keyed by their place in the file.
+    return [
+        ticket if ticket.key else tickets([ticket.order], f"{key}#{number}")[0]
+        for number, ticket in enumerate(batch, start=1)
+    ]
+
+
+def _placed_line(item: "PlacedOrder") -> str:
+    where = f"Order for table {item.order.table}"
+    if item.new:
+        return f"{where} created: {item.order_id}"
+    if item.resent:
+        return f"{where} sent again (placed before, never sent): {item.order_id}"
+    return f"{where} already placed: {item.order_id} ({item.status})"
+
+
+def _rules() -> Rules:
+    return Rules(load_menu(), load_settings().tables)
+
+
+def _orders_from_arguments(
+    table: int | None, dishes: list[str], quantity: int, note: str | None
+) -> list[Order]:
+    rules = _rules()
+    ordered_at = time.time()
     if table is None:
         raise BadInput("say which table with --table (or give a batch with --file)")
     if not dishes:

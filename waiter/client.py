@@ -1,11 +1,9 @@
 """Placing, reading and cancelling orders: Celery by task name only, and the order ledger."""
 
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from functools import cache
 
 import redis
@@ -16,20 +14,9 @@ from kombu.utils.url import maybe_sanitize_url
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, OrderRecord
-from restaurant.menu import load_menu
-from restaurant.names import PREPARE_DISH
-from restaurant.orders import Order
-from restaurant.schedule import HeldOrder, Schedule
+from restaurant.schedule import Schedule
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
-from waiter.firing import Placement, restore, send_held
-
-
-@dataclass(frozen=True)
-class PlacedOrder:
-    """An order on its way to the kitchen."""
-
-    order_id: str
-    order: Order
+from waiter.firing import restore, send_held
 
 
 @cache
@@ -91,88 +78,6 @@ def bounded_client(app: Celery, url: str, name: str = "waiter") -> redis.Redis:
 def open_ledger(app: Celery, name: str = "waiter") -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
     return Ledger.from_settings(bounded_client(app, app.conf.result_backend, name))
-
-
-def place_orders(orders: list[Order], how: Placement | None = None) -> Iterator[PlacedOrder]:
-    """Send one `kitchen.prepare_dish` task per order to its station's queue, yielding each.
-
-    Each order is first entered in the ledger with its `created` event (one pipelined round
-    trip), which also proves Redis answers before anything is enqueued: the ledger never
-    lags behind the queue. A held order (`how.held`) is kept in Redis instead, out of the
-    broker, until the scheduler or `waiter fire` sends it.
-    """
-    how = how or Placement()
-    app = celery_app()
-    check_reachable(app)
-    placed = [PlacedOrder(str(uuid.uuid4()), order) for order in orders]
-    ledger = open_ledger(app)
-    menu = load_menu()
-    with redis_errors(app.conf.result_backend):
-        ledger.record_many(
-            make_event(
-                how.first_event,
-                item.order_id,
-                table=item.order.table,
-                dish=item.order.dish,
-                station=menu[item.order.dish].station,
-                note=item.order.note,
-                time=item.order.ordered_at,
-                **how.event_fields(),
-            )
-            for item in placed
-        )
-    if how.held:
-        yield from _hold(app, ledger, placed, how)
-        return
-    sent = 0
-    # Flower hears each order's task-sent event from one steady name per host, not from a new
-    # "gen<pid>@host" for every run of the waiter (a new Prometheus series each time).
-    announcer = app.events.Dispatcher(hostname=f"waiter@{socket.gethostname()}", enabled=False)
-    try:
-        with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
-            for item in placed:
-                app.send_task(
-                    PREPARE_DISH,
-                    kwargs=item.order.model_dump(),
-                    task_id=item.order_id,
-                    queue=how.queue(menu[item.order.dish].station),
-                    producer=producer,
-                    event_dispatcher=announcer,
-                )
-                sent += 1
-                yield item
-    except RedisUnavailable as exc:
-        if sent:
-            raise RedisUnavailable(f"{exc} ({sent} of {len(placed)} orders were sent)") from None
-        raise
-    finally:
-        if sent < len(placed):
-            _mark_unsent(ledger, placed[sent:])
-
-
-def _hold(
-    app: Celery, ledger: Ledger, placed: list[PlacedOrder], how: Placement
-) -> Iterator[PlacedOrder]:
-    """Keep the orders in Redis until they fire; the broker never sees them before."""
-    menu = load_menu()
-    held = [
-        HeldOrder(
-            order_id=item.order_id,
-            queue=how.queue(menu[item.order.dish].station),
-            kwargs=item.order.model_dump(),
-            table=item.order.table,
-            course=how.course,
-            fire_at=how.fire_at,
-        )
-        for item in placed
-    ]
-    try:
-        with redis_errors(app.conf.result_backend):
-            Schedule(ledger.client).hold(held)
-    except RedisUnavailable:
-        _mark_unsent(ledger, placed)
-        raise
-    yield from placed
 
 
 def fire_course(table: int, course: int) -> list[str]:
@@ -242,15 +147,6 @@ def check_order_id(order_id: str) -> None:
         uuid.UUID(order_id)
     except ValueError:
         raise BadInput(f"{order_id!r} is not an order id (they look like {uuid.uuid4()})") from None
-
-
-def _mark_unsent(ledger: Ledger, unsent: list[PlacedOrder]) -> None:
-    """Record the orders that never reached the queue as failed (best effort)."""
-    with suppress(redis.exceptions.RedisError):
-        ledger.record_many(
-            make_event(Kind.FAILED, item.order_id, reason="never reached the kitchen")
-            for item in unsent
-        )
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,0 +1,185 @@
+"""Placing orders: into the ledger first, then into their station's queue, each exactly once."""
+
+import socket
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+
+from restaurant.claims import Claims
+from restaurant.events import Kind, make_event
+from restaurant.ledger import Ledger, OrderRecord
+from restaurant.menu import load_menu
+from restaurant.names import PREPARE_DISH
+from restaurant.orders import Order
+from restaurant.schedule import HeldOrder, Schedule
+from waiter.client import celery_app, check_reachable, open_ledger, redis_errors
+from waiter.exceptions import BadInput, RedisUnavailable
+from waiter.firing import Placement
+from waiter.keys import Ticket
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order on its way to the kitchen, or found there already (placed under its key)."""
+
+    order_id: str
+    order: Order
+    #: False when the order's key had already placed it: nothing new was sent.
+    new: bool = True
+    #: Its status in the ledger when it was found there already.
+    status: str = "pending"
+    #: True when it had been placed but never sent, and this waiter sent it.
+    resent: bool = False
+
+
+def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterator[PlacedOrder]:
+    """Send one `kitchen.prepare_dish` task per order to its station's queue, yielding each.
+
+    Each order is first entered in the ledger with its `created` event (one pipelined round
+    trip), which also proves Redis answers before anything is enqueued: the ledger never
+    lags behind the queue. A held order (`how.held`) is kept in Redis instead, out of the
+    broker, until the scheduler or `waiter fire` sends it.
+
+    An order placed under a key that placed it before is not placed again: it is yielded with
+    `new=False`. Of several waiters placing it at once, only the one whose `created` event the
+    ledger takes, or that claims the sending lease, sends it.
+    """
+    how = how or Placement()
+    app = celery_app()
+    check_reachable(app)
+    ledger = open_ledger(app)
+    menu = load_menu()
+    keyed = [ticket for ticket in tickets if ticket.key]
+    with redis_errors(app.conf.result_backend):
+        known = _known_orders(ledger, keyed)
+        recorded = ledger.record_many(
+            make_event(
+                how.first_event,
+                ticket.order_id,
+                table=ticket.order.table,
+                dish=ticket.order.dish,
+                station=menu[ticket.order.dish].station,
+                note=ticket.order.note,
+                time=ticket.order.ordered_at,
+                **how.event_fields(),
+            )
+            for ticket in tickets
+        )
+        claimed = set()
+        if keyed and not how.held:
+            ids = [ticket.order_id for ticket in keyed]
+            verdicts = Claims(ledger.client).claim_sending(ids)
+            pairs = zip(ids, verdicts, strict=True)
+            claimed = {order_id for order_id, verdict in pairs if verdict == "mine"}
+    placing: list[PlacedOrder] = []
+    for ticket, result in zip(tickets, recorded, strict=True):
+        order_id, order = ticket.order_id, ticket.order
+        if ticket.key is None or (result.applied and (how.held or order_id in claimed)):
+            placing.append(PlacedOrder(order_id, order))
+        elif order_id in claimed:
+            placing.append(PlacedOrder(order_id, order, new=False, resent=True))
+        else:
+            record = known.get(order_id)
+            if record is not None:
+                # As it was placed the first time, so that waiting times count from then.
+                order = order.model_copy(update={"ordered_at": record.created_at})
+            status = record.status if record is not None else result.status
+            yield PlacedOrder(order_id, order, new=False, status=status or "pending")
+    if how.held:
+        yield from _hold(app, ledger, placing, how)
+    else:
+        yield from _send(app, ledger, placing, how, keyed=bool(keyed))
+
+
+def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]:
+    """Return the keyed orders already in the ledger; refuse a key reused for another order."""
+    known = ledger.records([ticket.order_id for ticket in keyed])
+    for ticket in keyed:
+        record = known.get(ticket.order_id)
+        if record is None:
+            continue
+        same = (record.table, record.dish, record.note or None) == (
+            ticket.order.table,
+            ticket.order.dish,
+            ticket.order.note,
+        )
+        if not same:
+            key = (ticket.key or "").rsplit("#", 1)[0]
+            raise BadInput(
+                f"key {key!r} already placed {record.dish} for table {record.table} "
+                f"(order {record.order_id}); use a new key for a different order"
+            )
+    return known
+
+
+def _send(
+    app: Celery, ledger: Ledger, placing: list[PlacedOrder], how: Placement, *, keyed: bool
+) -> Iterator[PlacedOrder]:
+    """Publish the orders' messages; record the ones that never left as failed."""
+    menu = load_menu()
+    sent: list[PlacedOrder] = []
+    # Flower hears each order's task-sent event from one steady name per host, not from a new
+    # "gen<pid>@host" for every run of the waiter (a new Prometheus series each time).
+    announcer = app.events.Dispatcher(hostname=f"waiter@{socket.gethostname()}", enabled=False)
+    try:
+        with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
+            for item in placing:
+                app.send_task(
+                    PREPARE_DISH,
+                    kwargs=item.order.model_dump(),
+                    task_id=item.order_id,
+                    queue=how.queue(menu[item.order.dish].station),
+                    producer=producer,
+                    event_dispatcher=announcer,
+                )
+                sent.append(item)
+                yield item
+    except RedisUnavailable as exc:
+        if sent:
+            raise RedisUnavailable(
+                f"{exc} ({len(sent)} of {len(placing)} orders were sent)"
+            ) from None
+        raise
+    finally:
+        if keyed:
+            with suppress(redis.exceptions.RedisError):
+                Claims(ledger.client).mark_sent([item.order_id for item in sent])
+        if len(sent) < len(placing):
+            _mark_unsent(ledger, placing[len(sent) :])
+
+
+def _hold(
+    app: Celery, ledger: Ledger, placed: list[PlacedOrder], how: Placement
+) -> Iterator[PlacedOrder]:
+    """Keep the orders in Redis until they fire; the broker never sees them before."""
+    menu = load_menu()
+    held = [
+        HeldOrder(
+            order_id=item.order_id,
+            queue=how.queue(menu[item.order.dish].station),
+            kwargs=item.order.model_dump(),
+            table=item.order.table,
+            course=how.course,
+            fire_at=how.fire_at,
+        )
+        for item in placed
+    ]
+    try:
+        with redis_errors(app.conf.result_backend):
+            Schedule(ledger.client).hold(held)
+    except RedisUnavailable:
+        _mark_unsent(ledger, placed)
+        raise
+    yield from placed
+
+
+def _mark_unsent(ledger: Ledger, unsent: list[PlacedOrder]) -> None:
+    """Record the orders that never reached the queue as failed (best effort)."""
+    with suppress(redis.exceptions.RedisError):
+        ledger.record_many(
+            make_event(Kind.FAILED, item.order_id, reason="never reached the kitchen")
+            for item in unsent
+        )

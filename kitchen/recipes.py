@@ -1,7 +1,9 @@
 """What cooking a dish means, without Celery: timing, simulated trouble and time limits."""
 
 import math
+import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +82,10 @@ class Kitchen:
         steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
         for step in range(1, steps + 1):
             self.sleep(seconds / steps)
+            if trouble is Trouble.CRASH:
+                # After the first step of cooking, what a segfault or the OOM killer does to a
+                # pool process: no cleanup, no reply.
+                os.kill(os.getpid(), signal.SIGKILL)
             if on_progress is not None and step < steps:
                 on_progress(100 * step // steps)
         return time.monotonic() - started

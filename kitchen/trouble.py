@@ -19,6 +19,8 @@ class Trouble(StrEnum):
     SLOW = "slow"
     #: The pot is stuck and deaf to the soft limit: only the hard limit stops it.
     STUCK = "stuck"
+    #: The dish kills its cook's process outright (a poison message): never retried as such.
+    CRASH = "crash"
 
 
 @dataclass(frozen=True)

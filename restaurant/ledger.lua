@@ -86,7 +86,7 @@ end
 if event.status == 'failed' then
   local deliveries = tonumber(redis.call('HGET', order_key, 'delivery') or '0')
   local letter = {order_id = id, table = event.table, dish = event.dish, station = event.station,
-                  note = event.note or current[7], reason = event.reason or '', error = event.error,
+                  note = event.note or current[7] or nil, reason = event.reason or '', error = event.error,
                   attempt = event.attempt or 0, deliveries = deliveries, worker = event.worker,
                   created_at = created_at, failed_at = event.time}
   redis.call('ZADD', dead_index, event.time, id)

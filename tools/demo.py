@@ -8,7 +8,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from tools.redis_server import RedisServer, answers
+from tools.redis_server import REDIS_CONF, RedisServer, answers
 from tools.worker import KitchenWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def main() -> int:
         if answers(url):
             say(f"using the Redis at {url}")
         else:
-            server = stack.enter_context(RedisServer(None, workdir / "redis"))
+            server = stack.enter_context(RedisServer(None, workdir / "redis", config=REDIS_CONF))
             say(f"no Redis answered at {url}; started a private one at {server.url}")
             url = server.url
         env = {**DEMO_KITCHEN, "REDIS_URL": url}

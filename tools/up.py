@@ -16,7 +16,9 @@ def main() -> int:
     with ExitStack() as stack:
         url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         if not answers(url):
-            server = stack.enter_context(RedisServer(None, ROOT / ".run" / "redis", config=REDIS_CONF))
+            server = stack.enter_context(
+                RedisServer(None, ROOT / ".run" / "redis", config=REDIS_CONF)
+            )
             print(f"no Redis answered at {url}; started a private one at {server.url}")  # noqa: T201
             url = server.url
         bin_dir = str(Path(sys.executable).parent)

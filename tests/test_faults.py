@@ -130,13 +130,15 @@ def wait_until_final(client: redis.Redis, ids: list[str], timeout: float) -> dic
     deadline = time.monotonic() + timeout
     while True:
         statuses = {
-            order_id: client.hget(f"restaurant:order:{order_id}", "status") for order_id in ids
+            order_id: str(client.hget(f"restaurant:order:{order_id}", "status"))
+            for order_id in ids
         }
         if all(status in ("ready", "failed", "cancelled") for status in statuses.values()):
             return statuses
         if time.monotonic() > deadline:
             waiting = {k: v for k, v in statuses.items() if v not in ("ready", "failed")}
-            raise AssertionError(f"{len(waiting)} orders not finished: {list(waiting.items())[:5]}")
+            pending = list(waiting.items())[:5]
+            raise AssertionError(f"{len(waiting)} orders not finished, e.g. {pending}")
         time.sleep(0.1)
 
 

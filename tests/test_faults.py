@@ -130,8 +130,7 @@ def wait_until_final(client: redis.Redis, ids: list[str], timeout: float) -> dic
     deadline = time.monotonic() + timeout
     while True:
         statuses = {
-            order_id: str(client.hget(f"restaurant:order:{order_id}", "status"))
-            for order_id in ids
+            order_id: str(client.hget(f"restaurant:order:{order_id}", "status")) for order_id in ids
         }
         if all(status in ("ready", "failed", "cancelled") for status in statuses.values()):
             return statuses

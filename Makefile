@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test bench lint format clean
+.PHONY: install demo up test bench chaos lint format clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ screenshot: install chromium  ## Refresh docs/flower-tasks.png from the browser 
 
 bench: install  ## Benchmarks: print figures and write them to .run/bench.json.
 	$(BIN)/python -m bench
+
+chaos: install  ## 10,000 orders while workers are killed and Redis restarts; counts what became of each.
+	$(BIN)/python -m bench.chaos --orders $${ORDERS:-10000}
 
 lint: install  ## ruff and mypy.
 	$(BIN)/ruff check .

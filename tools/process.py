@@ -21,6 +21,19 @@ class OwnProcess:
         """Stop the process."""
         self.terminate()
 
+    @property
+    def pid(self) -> int:
+        """The PID of our process (it must have been started)."""
+        if self.process is None:
+            raise RuntimeError("the process was never started")
+        return self.process.pid
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to our process."""
+        if self.process is None:
+            raise RuntimeError("the process was never started")
+        self.process.send_signal(signum)
+
     def alive(self) -> bool:
         """Say whether the process is still running."""
         return self.process is not None and self.process.poll() is None

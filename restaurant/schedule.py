@@ -2,8 +2,11 @@
 
 A message waiting in the broker for its ETA is delivered again once the broker's visibility
 timeout passes, so a held order never goes near the broker: the waiter keeps it here, and the
-scheduler (or `waiter fire`) claims it and sends it like any other order. Claiming removes the
-order atomically, so however many schedulers run, each held order is sent once.
+scheduler (or `waiter fire`) claims it and sends it like any other order. Claiming is atomic, so
+however many schedulers run, each held order is claimed by one. A claimed order is not
+forgotten until it has been sent (`done`): it is only put off for CLAIM_LEASE seconds, so that
+if its sender dies before sending it, a scheduler fires it then. (The kitchen's claim on each
+order makes the rare second message harmless.)
 """
 
 import json
@@ -16,25 +19,28 @@ from restaurant.names import COURSE_KEY, HELD_KEY, HELD_ORDERS_KEY
 
 #: Most orders claimed in one go; the rest wait for the next round.
 CLAIM_BATCH: Final = 100
+#: Seconds a claimed order waits for its sender before a scheduler may fire it instead.
+CLAIM_LEASE: Final = 30
 
-# KEYS[1] the held-by-time sorted set   KEYS[2] the payload hash   ARGV[1] now   ARGV[2] batch
+# KEYS[1] the held-by-time sorted set   KEYS[2] the payload hash
+# ARGV[1] now   ARGV[2] batch   ARGV[3] claim lease (s)
 _CLAIM_DUE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #ids == 0 then return {} end
-redis.call('ZREM', KEYS[1], unpack(ids))
-local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
-redis.call('HDEL', KEYS[2], unpack(ids))
-return payloads
+local again = tonumber(ARGV[1]) + tonumber(ARGV[3])
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], again, id) end
+return redis.call('HMGET', KEYS[2], unpack(ids))
 """
 
-# KEYS[1] the course's set   KEYS[2] the payload hash
+# KEYS[1] the course's set   KEYS[2] the payload hash   KEYS[3] the held-by-time sorted set
+# ARGV[1] now   ARGV[2] claim lease (s)
 _CLAIM_COURSE = """
 local ids = redis.call('SMEMBERS', KEYS[1])
 if #ids == 0 then return {} end
 redis.call('DEL', KEYS[1])
-local payloads = redis.call('HMGET', KEYS[2], unpack(ids))
-redis.call('HDEL', KEYS[2], unpack(ids))
-return payloads
+local again = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[3], again, id) end
+return redis.call('HMGET', KEYS[2], unpack(ids))
 """
 
 # KEYS[1] held-by-time   KEYS[2] payload hash   ARGV[1] order id   ARGV[2] course-key template
@@ -94,16 +100,28 @@ class Schedule:
                 else:
                     key = COURSE_KEY.format(table=held.table, course=held.course)
                     pipe.sadd(key, held.order_id)
+                    # Held again after a failed `waiter fire`: no longer due to the scheduler.
+                    pipe.zrem(HELD_KEY, held.order_id)
             pipe.execute()
 
     def claim_due(self, now: float) -> list[HeldOrder]:
-        """Take the orders whose time has come; nobody else can take them after this."""
-        return _decode(self._claim_due(keys=[HELD_KEY, HELD_ORDERS_KEY], args=[now, CLAIM_BATCH]))
+        """Take the orders whose time has come; nobody else can take them for CLAIM_LEASE s."""
+        args = [now, CLAIM_BATCH, CLAIM_LEASE]
+        return _decode(self._claim_due(keys=[HELD_KEY, HELD_ORDERS_KEY], args=args))
 
-    def claim_course(self, table: int, course: int) -> list[HeldOrder]:
-        """Take every held order of one table's course."""
+    def claim_course(self, table: int, course: int, now: float) -> list[HeldOrder]:
+        """Take every held order of one table's course (fired by a scheduler if not sent)."""
         key = COURSE_KEY.format(table=table, course=course)
-        return _decode(self._claim_course(keys=[key, HELD_ORDERS_KEY]))
+        args = [now, CLAIM_LEASE]
+        return _decode(self._claim_course(keys=[key, HELD_ORDERS_KEY, HELD_KEY], args=args))
+
+    def done(self, order_ids: list[str]) -> None:
+        """Forget claimed orders that were sent (or dropped as cancelled)."""
+        if order_ids:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.zrem(HELD_KEY, *order_ids)
+                pipe.hdel(HELD_ORDERS_KEY, *order_ids)
+                pipe.execute()
 
     def release(self, order_id: str) -> bool:
         """Forget a held order (it was cancelled); say whether it was still held."""

@@ -1,6 +1,7 @@
 """Placing, reading and cancelling orders: Celery by task name only, and the order ledger."""
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -87,7 +88,7 @@ def fire_course(table: int, course: int) -> list[str]:
     ledger = open_ledger(app)
     schedule = Schedule(ledger.client)
     with redis_errors(app.conf.result_backend):
-        claimed = schedule.claim_course(table, course)
+        claimed = schedule.claim_course(table, course, time.time())
     if not claimed:
         raise OrderNotFound(f"no course {course} is held for table {table}")
     handled: set[str] = set()
@@ -98,6 +99,9 @@ def fire_course(table: int, course: int) -> list[str]:
         with suppress(redis.exceptions.RedisError):
             restore(schedule, claimed, handled)
         raise
+    finally:
+        with suppress(redis.exceptions.RedisError, OSError):
+            schedule.done(sorted(handled))
 
 
 def order_record(order_id: str) -> OrderRecord:

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import time
+from contextlib import suppress
 from types import FrameType
 
 import redis
@@ -45,6 +46,9 @@ class Scheduler:
             logger.warning("Could not send held orders (will try again): %s", exc)
             restore(self.schedule, due, handled)
             return 0
+        finally:
+            with suppress(redis.RedisError, OSError):
+                self.schedule.done(sorted(handled))
         for order_id in sent:
             logger.info("Fired held order %s", order_id)
         return len(sent)

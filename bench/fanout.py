@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,11 @@ import redis
 
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
-from tools.redis_server import RedisServer
 
 WAITER = str(Path(sys.executable).with_name("waiter"))
+ROOT = Path(__file__).resolve().parent.parent
+#: The channel the limit's plain subscribers listen to.
+LIMIT_CHANNEL = "bench-limit-events"
 
 
 @dataclass(frozen=True)
@@ -50,31 +53,51 @@ class FanOut:
         }
 
 
-def measure_fanout(workdir: Path, watchers: int = 10, events: int = 200) -> FanOut:
-    """Start a private Redis and `watchers` real `waiter watch --json` processes; publish."""
-    with RedisServer(None, workdir) as server:
-        env = {**os.environ, "REDIS_URL": server.url}
-        processes = [
-            subprocess.Popen(
-                [WAITER, "watch", "--json"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                bufsize=0,
-            )
-            for _ in range(watchers)
-        ]
-        try:
-            with redis.Redis.from_url(server.url) as client:
-                _wait_for_subscribers(client, watchers)
-                return FanOut(watchers, events, _publish_and_time(client, processes, events))
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=10)
-                if process.stdout is not None:
-                    process.stdout.close()
+def measure_fanout(url: str, watchers: int = 10, events: int = 200) -> FanOut:
+    """Start `watchers` real `waiter watch --json` processes on the Redis at `url`; publish."""
+    env = {**os.environ, "REDIS_URL": url}
+    command = [WAITER, "watch", "--json"]
+    return _measure(url, [command] * watchers, env, events, through_ledger=True)
+
+
+def measure_fanout_limit(url: str, watchers: int = 10, events: int = 200) -> FanOut:
+    """The limit: `watchers` plain redis-py subscribers printing each message; raw PUBLISH."""
+    command = [
+        sys.executable, "-m", "bench.limit", "subscribe", "--url", url, "--channel", LIMIT_CHANNEL,
+    ]  # fmt: skip
+    return _measure(url, [command] * watchers, dict(os.environ), events, through_ledger=False)
+
+
+def _measure(
+    url: str, commands: list[list[str]], env: dict[str, str], events: int, *, through_ledger: bool
+) -> FanOut:
+    processes = [
+        subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            cwd=ROOT,
+        )
+        for command in commands
+    ]
+    try:
+        with redis.Redis.from_url(url) as client:
+            _wait_for_subscribers(client, len(processes))
+            if through_ledger:
+                publish = _ledger_publisher(client, events)
+            else:
+                publish = _raw_publisher(client)
+            samples = _publish_and_time(processes, events, publish)
+            return FanOut(len(processes), events, samples)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def _wait_for_subscribers(client: redis.Redis, count: int, timeout: float = 30.0) -> None:
@@ -85,11 +108,37 @@ def _wait_for_subscribers(client: redis.Redis, count: int, timeout: float = 30.0
         time.sleep(0.05)
 
 
+#: Publishes one event of an order ("created" or "ready").
+Publish = Callable[[str, str], None]
+
+
+def _ledger_publisher(client: redis.Redis, events: int) -> Publish:
+    """Record events through the ledger (its Lua script publishes them), as the kitchen does."""
+    ledger = Ledger(client, retention=600, recent_limit=events + 1)
+
+    def publish(order_id: str, kind: str) -> None:
+        if kind == "created":
+            ledger.record(make_event(Kind.CREATED, order_id, table=1, dish="Pasta"))
+        else:
+            ready = make_event(Kind.READY, order_id, table=1, dish="Pasta", attempt=1, worker="b")
+            ledger.record(ready)
+
+    return publish
+
+
+def _raw_publisher(client: redis.Redis) -> Publish:
+    """PUBLISH a small JSON event straight to the limit's channel."""
+
+    def publish(order_id: str, kind: str) -> None:
+        client.publish(LIMIT_CHANNEL, json.dumps({"order_id": order_id, "event": kind}))
+
+    return publish
+
+
 def _publish_and_time(
-    client: redis.Redis, processes: list[subprocess.Popen[bytes]], events: int
+    processes: list[subprocess.Popen[bytes]], events: int, publish: Publish
 ) -> list[float]:
     """Publish `events` ready events one at a time; time each line each watcher prints."""
-    ledger = Ledger(client, retention=600, recent_limit=events + 1)
     selector = selectors.DefaultSelector()
     buffers: dict[int, bytes] = {}
     for process in processes:
@@ -100,11 +149,10 @@ def _publish_and_time(
     samples: list[float] = []
     for _ in range(events):
         order_id = str(uuid.uuid4())
-        ledger.record(make_event(Kind.CREATED, order_id, table=1, dish="Pasta"))
+        publish(order_id, "created")
         _drain(selector, buffers, order_id, "created", len(processes))
-        ready = make_event(Kind.READY, order_id, table=1, dish="Pasta", attempt=1, worker="b")
         published = time.perf_counter()
-        ledger.record(ready)
+        publish(order_id, "ready")
         arrivals = _drain(selector, buffers, order_id, "ready", len(processes))
         samples.extend((arrived - published) * 1000 for arrived in arrivals)
     selector.close()

@@ -1,4 +1,4 @@
-"""The benchmark still runs: a tiny fan-out with real watchers (figures are not judged here)."""
+"""The benchmark still runs: a smoke size of every workload (figures are not judged here)."""
 
 import json
 import subprocess
@@ -9,30 +9,61 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
+WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout")
+LIMIT = ("one_at_a_time", "pipelined", "round_trip", "cli", "fanout")
+BASELINE = ("submit", "drain", "round_trip", "busy", "cli")
 
-def test_the_fanout_benchmark_runs_and_reports(tmp_path: Path) -> None:
+
+def _positive_numbers(figures: dict[str, object], where: str) -> None:
+    numbers = {
+        name: value
+        for name, value in figures.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    assert numbers, f"{where} holds no figures"
+    for name, value in numbers.items():
+        assert value > 0, f"{where}.{name} is {value}"
+    for name, nested in figures.items():
+        if isinstance(nested, dict):
+            _positive_numbers(nested, f"{where}.{name}")
+
+
+def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--watchers",
-            "2",
-            "--events",
-            "5",
-            "--output",
-            str(output),
-        ],
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=110,
         check=False,
         cwd=Path(__file__).resolve().parent.parent,
     )
 
-    assert result.returncode == 0, result.stderr
-    assert "fan-out: ready -> 2 watchers printing it" in result.stdout
-    figures = json.loads(output.read_text())["fanout"]
-    assert figures["samples"] == 10
-    assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    for name in WORKLOADS:
+        _positive_numbers(report["ours"][name], f"ours.{name}")
+    for name in LIMIT:
+        _positive_numbers(report["limit"][name], f"limit.{name}")
+    for name in BASELINE:
+        _positive_numbers(report["baseline"][name], f"baseline.{name}")
+    for kind in ("drain", "busy"):
+        assert report["ours"][kind]["memory"]["peak_rss_mb"] > 0
+        assert report["baseline"][kind]["memory"]["peak_rss_mb"] > 0
+    assert report["ours"]["fanout"]["samples"] == 2 * 20
+    assert set(report["targets"]) == {
+        "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
+    }  # fmt: skip
+    assert all(isinstance(target["met"], bool) for target in report["targets"].values())
+    # The table names every workload, with the target and whether it is met.
+    for label in (
+        "1 submit",
+        "2 drain",
+        "3 round trip",
+        "4 busy",
+        "5 CLI",
+        "6 fan-out",
+        "7 memory",
+    ):
+        assert label in result.stdout
+    assert "N=4" in result.stdout

@@ -1,0 +1,174 @@
+"""Workers started by PID for the benchmark, their memory, and their profile."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Self
+
+from tools.process import LoggedProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+#: Our worker as the Procfile starts it, with the concurrency of this 2-core host.
+KITCHEN_WORKER = ("-A", "kitchen", "worker", "--loglevel", "INFO", "--events", "--concurrency")
+#: The baseline: Celery's defaults (INFO only so that it logs when it is ready).
+BASELINE_WORKER = ("-A", "bench.baseline_app", "worker", "--loglevel", "INFO", "--concurrency")
+
+
+def read_status_kb(pid: int | str, field: str) -> float:
+    """A field of /proc/<pid>/status in kB (VmRSS, VmHWM); 0 if the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith(f"{field}:"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The PIDs of a process's children."""
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    except OSError:
+        return []
+    return [int(child) for child in found.split()]
+
+
+class BenchWorker(LoggedProcess):
+    """`celery <args> -c N -n NAME@%h`, logging to a file; start() waits for "ready."."""
+
+    def __init__(
+        self, args: tuple[str, ...], concurrency: int, env: Mapping[str, str], log_path: Path
+    ) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        name = f"bench-{log_path.stem}-{os.getpid()}@%h"
+        self.command = [CELERY, *args, str(concurrency), "--hostname", name]
+        self.cwd = ROOT
+        self.started_at = 0.0
+        self.ready_at = 0.0
+
+    def start(self, timeout: float = 60.0) -> Self:
+        """Start the worker; note when it started and when it logged that it was ready."""
+        self.started_at = time.time()
+        self.launch(lambda: " ready." in self.log(), timeout, "bench worker", append=False)
+        self.ready_at = _logged_time(self.log(), " ready.") or time.time()
+        return self
+
+    def rss_kb(self) -> float:
+        """Resident memory of the main process and its pool processes, summed, now."""
+        if self.process is None:
+            return 0.0
+        return sum(read_status_kb(pid, "VmRSS") for pid in [self.pid, *children(self.pid)])
+
+    def hwm_kb(self) -> float:
+        """Peak resident memory (VmHWM) of the main process and its pool processes, summed."""
+        if self.process is None:
+            return 0.0
+        return sum(read_status_kb(pid, "VmHWM") for pid in [self.pid, *children(self.pid)])
+
+
+def _logged_time(log: str, text: str) -> float | None:
+    """When Celery logged the line containing `text` ("[2025-01-31 12:00:00,123: INFO/...")."""
+    for line in log.splitlines():
+        if text in line and line.startswith("["):
+            try:
+                stamp = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+            except ValueError:
+                return None
+            return stamp.timestamp()
+    return None
+
+
+class MemorySampler:
+    """Samples a worker's summed VmRSS every `every` seconds in a thread; keeps the peak."""
+
+    def __init__(self, worker: BenchWorker, every: float = 0.1) -> None:
+        self.worker = worker
+        self.every = every
+        self.peak_kb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, self.worker.rss_kb())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kb = max(self.peak_kb, self.worker.rss_kb())
+
+    def figures(self) -> dict[str, float]:
+        """Peak of the sampled sum, and the sum of each process's own peak (an upper bound)."""
+        return {
+            "peak_rss_mb": round(self.peak_kb / 1024, 1),
+            "sum_of_vmhwm_mb": round(self.worker.hwm_kb() / 1024, 1),
+        }
+
+
+class Profiler:
+    """py-spy recording a process's stacks (nonblocking), collapsed, into a file."""
+
+    def __init__(self, pid: int, out: Path, seconds: float) -> None:
+        self.out = out
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+        self.process = subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--nonblocking", "--rate", "200",
+             "--duration", str(max(1, int(seconds))), "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def wait(self) -> None:
+        """Wait for py-spy to write its file."""
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait()
+
+
+def top_frames(collapsed: Path, limit: int = 15) -> tuple[int, list[tuple[str, int, int]]]:
+    """From py-spy's collapsed stacks: samples, and the top frames by inclusive samples.
+
+    Each row is (frame, inclusive samples, self samples).
+    """
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        total += count
+        frames = [_short(frame) for frame in stack.split(";")[1:]]  # [0] is the process/thread
+        for frame in set(frames):
+            inclusive[frame] += count
+        if frames:
+            own[frames[-1]] += count
+    rows = [(frame, samples, own[frame]) for frame, samples in inclusive.most_common(limit)]
+    return total, rows
+
+
+def _short(frame: str) -> str:
+    """'send (kombu/transport/redis.py:123)' -> 'send (kombu/transport/redis.py)'."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"

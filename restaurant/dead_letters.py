@@ -3,8 +3,9 @@
 from typing import Any
 
 import redis
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from restaurant.events import plausible_table
 from restaurant.names import DEAD_INDEX_KEY, DEAD_LETTERS_KEY
 
 
@@ -29,6 +30,12 @@ class DeadLetter(BaseModel):
     worker: str | None = None
     created_at: float | None = None
     failed_at: float = 0.0
+
+    @field_validator("table", mode="before")
+    @classmethod
+    def _plausible_table(cls, value: Any) -> Any:
+        # A refused message may name any number as its table (1e+20): keep the letter, not it.
+        return plausible_table(value)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the letter as plain data."""

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 #: Bumped whenever a field changes meaning or disappears; new optional fields keep it.
 SCHEMA_VERSION: Final = 1
@@ -106,6 +106,11 @@ class OrderEvent(BaseModel):
     #: `waiter fire`.
     fire_at: float | None = None
 
+    @field_validator("table", mode="before")
+    @classmethod
+    def _plausible_table(cls, value: Any) -> Any:
+        return plausible_table(value)
+
     @property
     def final(self) -> bool:
         """Whether the order is finished after this event."""
@@ -131,6 +136,12 @@ class OrderEvent(BaseModel):
     def to_json(self) -> str:
         """Encode as the JSON published on pub/sub (fields without a value are left out)."""
         return self.model_dump_json(exclude_none=True)
+
+
+def plausible_table(value: Any) -> Any:
+    """A table number as given, or None for one no table has (a refused message's 1e+20)."""
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return value if whole and not isinstance(value, bool) and abs(value) < 2**53 else None
 
 
 def make_event(kind: Kind, order_id: str, **fields: Any) -> OrderEvent:

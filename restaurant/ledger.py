@@ -6,6 +6,7 @@ from importlib import resources
 from typing import Any, Final
 
 import redis
+from pydantic import ValidationError
 
 from restaurant.events import Kind, OrderEvent, parse_event
 from restaurant.names import (
@@ -161,7 +162,7 @@ class Ledger:
         with self.client.pipeline(transaction=False) as pipe:
             for order_id in order_ids:
                 pipe.lindex(HISTORY_KEY.format(order_id=order_id), -1)
-            return [parse_event(raw) for raw in pipe.execute() if raw is not None]
+            return _events(raw for raw in pipe.execute() if raw is not None)
 
     def order(self, order_id: str, *, with_history: bool = True) -> OrderRecord | None:
         """Return the order's record (and history), or None if the ledger does not know it."""
@@ -173,7 +174,7 @@ class Ledger:
             return None
         record = _record_from_hash(fields)
         if with_history:
-            record.history.extend(parse_event(raw) for raw in history)
+            record.history.extend(_events(history))
         return record
 
     def records(self, order_ids: list[str]) -> dict[str, OrderRecord]:
@@ -192,8 +193,7 @@ class Ledger:
 
     def history(self, order_id: str) -> list[OrderEvent]:
         """Return the order's events, oldest first."""
-        raw = self.client.lrange(HISTORY_KEY.format(order_id=order_id), 0, -1)
-        return [parse_event(item) for item in raw]
+        return _events(self.client.lrange(HISTORY_KEY.format(order_id=order_id), 0, -1))
 
     def orders(
         self, *, table: int | None = None, open_only: bool = False, limit: int = 50
@@ -247,8 +247,20 @@ def _recorded(reply: Any) -> Recorded:
     return Recorded(int(seq), _text(status))
 
 
+def _events(raws: Iterable[bytes | str]) -> list[OrderEvent]:
+    """Decode stored events, leaving out any entry that is not one (planted or corrupt data)."""
+    events = []
+    for raw in raws:
+        try:
+            events.append(parse_event(raw))
+        except ValidationError:
+            continue
+    return events
+
+
 def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+    # Stored text is read as text, never loaded: bytes that are not UTF-8 show as U+FFFD.
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
 def _record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:

@@ -4,6 +4,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -18,6 +19,7 @@ from waiter.exceptions import BadConfiguration, BadInput, DishesFailed, WaiterEr
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from waiter.keys import Ticket
     from waiter.placing import PlacedOrder
@@ -145,12 +147,12 @@ def status(
     ]
     for label, value in lines:
         if value not in ("", None):
-            typer.echo(f"{label + ':':<10}{value}")
+            typer.echo(f"{label + ':':<10}{_plain(value)}")
     typer.echo("history:")
     for event in record.history:
         detail = event.reason or (f"{event.percent}%" if event.event is Kind.PROGRESS else "")
         by = f"attempt {event.attempt}, {event.worker}" if event.worker else ""
-        typer.echo(f"  {_clock(event.time)}  {event.event:<10}{by:<36}{detail}".rstrip())
+        typer.echo(_plain(f"  {_clock(event.time)}  {event.event:<10}{by:<36}{detail}".rstrip()))
 
 
 @app.command()
@@ -190,7 +192,8 @@ def orders(
         fires = _clock(record.fire_at)[:-4]
         if record.course is not None:
             fires = f"course {record.course}" + (f" at {fires}" if fires else "")
-        shown.add_row(
+        _add_row(
+            shown,
             record.order_id,
             str(record.table or ""),
             record.dish or "",
@@ -228,7 +231,7 @@ def watch(
             if isinstance(item, Notice):
                 typer.echo(f"waiter: {item.text}", err=True)
             else:
-                typer.echo(item.to_json() if as_json else describe(item))
+                typer.echo(item.to_json() if as_json else _plain(describe(item)))
     except KeyboardInterrupt:
         return
 
@@ -295,7 +298,8 @@ def failed(
 
     shown = Table("Order", "Table", "Dish", "Failed", "Attempt", "Deliveries", "Reason", "Error")
     for letter in letters:
-        shown.add_row(
+        _add_row(
+            shown,
             letter.order_id,
             str(letter.table or ""),
             letter.dish or "",
@@ -417,6 +421,31 @@ def _console() -> "Console":
     console = Console()
     # Piped output is not cut to 80 columns: order ids stay whole for other programs.
     return console if console.is_terminal else Console(width=200)
+
+
+def _plain(value: object) -> str:
+    """Stored text as inert text: control characters (a planted ESC or BEL) shown escaped.
+
+    So are the invisible marks that reorder text (bidi overrides); joiners, which emoji and
+    some scripts need, are kept.
+    """
+    return "".join(
+        repr(char)[1:-1]
+        if unicodedata.category(char).startswith("C") and char not in _JOINERS
+        else char
+        for char in str(value)
+    )
+
+
+#: Zero-width non-joiner and joiner: format characters that belong to ordinary text.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _add_row(table: "Table", *cells: str) -> None:
+    """Add a row of stored text, taken literally: no rich markup, no control characters."""
+    from rich.text import Text
+
+    table.add_row(*(Text(_plain(cell)) for cell in cells))
 
 
 def _clock(timestamp: object) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from restaurant.dead_letters import DeadLetters
 from restaurant.events import Kind, OrderEvent, describe, make_event, parse_event
 from restaurant.ledger import HISTORY_LIMIT, Ledger
 from tools.redis_server import RedisServer
@@ -187,3 +188,47 @@ def test_describe_says_what_happened_in_one_line() -> None:
         "abc  Burger for table 4: trouble: the grill station is busy; trying again in 1.50 s"
         "  [attempt 1, chef1@host]"
     )
+
+
+def test_failed_orders_are_filed_as_dead_letters_newest_kept(client: redis.Redis) -> None:
+    ledger = Ledger(client, retention=600, recent_limit=100, dead_letter_limit=3)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    for number, order_id in enumerate(ids):
+        ledger.record(make_event(Kind.CREATED, order_id, table=1, dish="Soup", note="hot"))
+        ledger.record(
+            make_event(
+                Kind.FAILED,
+                order_id,
+                attempt=2,
+                reason="gave up",
+                error="busy",
+                time=100.0 + number,
+            )
+        )
+
+    letters = DeadLetters(client).newest(10)
+    assert [letter.order_id for letter in letters] == ids[2:]
+    assert (letters[0].dish, letters[0].note, letters[0].reason, letters[0].error) == (
+        "Soup",
+        "hot",
+        "gave up",
+        "busy",
+    )
+    assert client.hlen("restaurant:dead:letters") == 3
+
+
+def test_only_a_failed_order_can_be_requeued_and_only_once(client: redis.Redis) -> None:
+    ledger = Ledger(client, retention=600, recent_limit=100)
+    order_id = str(uuid.uuid4())
+    ledger.record(make_event(Kind.CREATED, order_id, table=1, dish="Soup"))
+    requeue = make_event(Kind.REQUEUED, order_id, attempt=2)
+    assert not ledger.record(requeue).applied  # pending, not failed
+
+    ledger.record(make_event(Kind.FAILED, order_id, attempt=1, reason="gave up"))
+    first, second = ledger.record(requeue), ledger.record(requeue)
+
+    assert first.applied and first.status == "pending"
+    assert not second.applied
+    assert DeadLetters(client).get(order_id) is None
+    assert ledger.record(make_event(Kind.RECEIVED, order_id, attempt=2, delivery=1)).applied
+    assert client.hget(f"restaurant:order:{order_id}", "first_attempt") == b"2"

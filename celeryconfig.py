@@ -83,8 +83,10 @@ result_backend_transport_options = {"visibility_timeout": visibility_timeout}
 result_expires = env_int("RESULT_EXPIRES", 86_400, minimum=1)
 # Keep the order's arguments, worker and retry count beside its result, for `waiter status`.
 result_extended = True
-# Record STARTED so that `waiter status` can say "preparing".
-task_track_started = True
+# No STARTED record in the result backend: the ledger says "preparing", Flower hears the
+# worker's task-started event, and a write before the dish starts is one more Redis round trip
+# that, during a Redis restart, failed outside the task body and stranded the dish.
+task_track_started = False
 
 # --- Events for Flower ---------------------------------------------------------------------------
 worker_send_task_events = True

@@ -1,13 +1,18 @@
 """Task requests whose time limits come from the kitchen's menu, not from the message."""
 
+import logging
 from typing import Any
 
+import redis
 from celery.worker.request import Request
+from kombu.exceptions import OperationalError
 
 from kitchen.current import get_kitchen
 from kitchen.events import get_news
 from kitchen.stations import release_station
 from restaurant.events import Kind
+
+logger = logging.getLogger(__name__)
 
 
 class DishRequest(Request):  # type: ignore[misc]
@@ -38,6 +43,9 @@ class DishRequest(Request):  # type: ignore[misc]
                 self.id, self.kwargs.get("dish") if isinstance(self.kwargs, dict) else None
             )
             retries = self.request_dict.get("retries") or 0
+            if not self._reached_the_stove(retries + 1):
+                self._hand_back(retries)
+                return
             get_news().tell(
                 Kind.FAILED,
                 self.id,
@@ -45,3 +53,35 @@ class DishRequest(Request):  # type: ignore[misc]
                 attempt=retries + 1,
                 worker=self.hostname,
             )
+
+    def _reached_the_stove(self, attempt: int) -> bool:
+        """Whether this attempt was taken by a cook, as far as the ledger says.
+
+        A dish can hit its hard limit before cooking: its cook waited for a Redis that was
+        restarting. That is no dish taking too long, and the order must not fail for it.
+        """
+        try:
+            record = get_news().ledger.order(self.id, with_history=False)
+        except (redis.RedisError, OSError):
+            return True  # the ledger cannot say: record the failure as before
+        if record is None:
+            return True
+        return record.attempt >= attempt and record.status not in ("pending", "retrying")
+
+    def _hand_back(self, retries: int) -> None:
+        """Send the order's message again, the same attempt: the kitchen's claim dedupes it."""
+        logger.warning(
+            "Order %s hit its hard time limit before a cook took it; sending it back", self.id
+        )
+        try:
+            self.app.send_task(
+                self.task_name,
+                args=self.args,
+                kwargs=self.kwargs,
+                task_id=self.id,
+                retries=retries,
+                queue=self.delivery_info.get("routing_key"),
+                event_dispatcher=self.app.events.Dispatcher(hostname=self.hostname, enabled=False),
+            )
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            logger.error("Could not send order %s back: %s", self.id, exc)

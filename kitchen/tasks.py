@@ -215,9 +215,15 @@ def _claim(task: Task, news: KitchenNews, lease: CookLease, dish: Dish, order: O
                 waiting = True
             time.sleep(_WAIT_FOR_LEASE)
     except SoftTimeLimitExceeded:
-        # The other cook has had longer than this dish may take: it finishes or fails it.
-        logger.warning("Dropped a duplicate delivery of %s for table %d.", dish.name, order.table)
-        raise Ignore() from None
+        if waiting:
+            # The other cook has had longer than this dish may take: it finishes or fails it.
+            logger.warning(
+                "Dropped a duplicate delivery of %s for table %d.", dish.name, order.table
+            )
+            raise Ignore() from None
+        # The ledger did not answer in time (Redis restarting): the dish never started.
+        logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
+        raise Reject("no claim within the time limit", requeue=True) from None
 
 
 class _ProgressReport:

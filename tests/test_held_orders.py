@@ -67,7 +67,9 @@ def test_at_a_time_of_day_and_cancelling_a_held_order(
     kitchen_env: dict[str, str], idle_url: str, tmp_path: Path
 ) -> None:
     env = {**kitchen_env, "REDIS_URL": idle_url, "SCHEDULER_INTERVAL": "0.1"}
-    soon = (datetime.now() + timedelta(seconds=2)).strftime("%H:%M:%S")
+    # Far enough ahead that it is still to come when a slow machine has started the waiter
+    # (a time already past means tomorrow).
+    soon = (datetime.now() + timedelta(seconds=6)).strftime("%H:%M:%S")
     with Scheduler(env, tmp_path / "scheduler.log"):
         at = run_waiter(env, "order", "-t", "9", "-d", "Soup", "--at", soon)
         later = run_waiter(env, "order", "-t", "9", "-d", "Salad", "--in", "1h")
@@ -75,7 +77,7 @@ def test_at_a_time_of_day_and_cancelling_a_held_order(
         cancelled = run_waiter(env, "cancel", later_id)
         assert cancelled.returncode == 0, cancelled.stderr
         assert cancelled.stdout.endswith("cancelled; it was held.\n")
-        wait_all(env, [at_id], status="pending", timeout=10)  # fired: in the queue now
+        wait_all(env, [at_id], status="pending", timeout=25)  # fired: in the queue now
 
     with redis.Redis.from_url(idle_url) as client:
         assert client.llen("stove") == 1 and client.llen("cold") == 0

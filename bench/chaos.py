@@ -26,6 +26,7 @@ from pathlib import Path
 import redis
 
 from tools.redis_server import REDIS_CONF, RedisServer
+from tools.scheduler import Scheduler
 from tools.worker import KitchenWorker
 
 WAITER = str(Path(sys.executable).with_name("waiter"))
@@ -42,6 +43,7 @@ KITCHEN = {
     "KITCHEN_LEASE_SECONDS": "1",
     "KITCHEN_REPORT_PATIENCE": "30",
     "RESTAURANT_TABLES": "100",
+    "ORDER_LOST_AFTER": "5",
 }
 FINAL = ("ready", "failed", "cancelled")
 
@@ -61,6 +63,7 @@ class Tally:
     queued_left: int = 0
     unacked_left: int = 0
     resubmitted_placed_again: int = 0
+    lost_in_transit_sent_again: int = 0
     seconds: float = 0.0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
@@ -98,6 +101,8 @@ def run(orders: int, waiters: int, workdir: Path, timeout: float) -> Tally:
             tally.steps.append(f"{_clock(started)} started worker {name}")
             return worker
 
+        # The scheduler is part of the restaurant: it also sends again what the broker lost.
+        scheduler = stack.enter_context(Scheduler(env, workdir / "scheduler.log"))
         first, second = start_worker("chef1"), start_worker("chef2")
         batches = _write_batches(workdir, orders, waiters)
         ids = _place(env, batches, tally, started)
@@ -131,13 +136,14 @@ def run(orders: int, waiters: int, workdir: Path, timeout: float) -> Tally:
         server.restart()
         tally.steps.append(f"{_clock(started)} restarted Redis at {done()} ready")
 
-        _wait_for(lambda: done() >= orders, timeout, "every order finished", fail=False)
+        _wait_for_the_end(done, orders, stall=30)
         # Let the sweep bring back any message still unacknowledged, and let it be settled.
         _wait_for(lambda: _leftovers(client) == (0, 0), 20, "empty queues", fail=False)
         tally.steps.append(f"{_clock(started)} all finished")
         tally.seconds = round(time.monotonic() - started, 1)
         logs = "".join(worker.log() for worker in workers)
         _count(client, ids, logs, tally)
+        tally.lost_in_transit_sent_again = scheduler.log().count("was lost in transit")
     return tally
 
 
@@ -198,6 +204,17 @@ def _wait_for(ready: Callable[[], bool], timeout: float, what: str, *, fail: boo
         if time.monotonic() > deadline:
             if fail:
                 raise RuntimeError(f"timed out waiting for {what}")
+            return
+        time.sleep(0.2)
+
+
+def _wait_for_the_end(done: Callable[[], int], orders: int, stall: float) -> None:
+    """Wait until every order is finished, or until nothing has finished for `stall` s."""
+    last, since = -1, time.monotonic()
+    while (now := done()) < orders:
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > stall:
             return
         time.sleep(0.2)
 

@@ -10,6 +10,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.timeout(600)
 def test_chaos_loses_nothing_and_cooks_nothing_twice(tmp_path: Path) -> None:
     output = tmp_path / "chaos.json"
     result = subprocess.run(

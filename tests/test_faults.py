@@ -18,6 +18,7 @@ import redis
 
 from tests.conftest import TEST_KITCHEN, WAITER, created_ids, run_waiter
 from tools.redis_server import REDIS_CONF, RedisServer
+from tools.scheduler import Scheduler
 from tools.worker import KitchenWorker
 
 pytestmark = pytest.mark.e2e
@@ -301,4 +302,30 @@ def test_the_same_order_placed_concurrently_and_again_is_cooked_once(
     time.sleep(0.5)
     assert kitchen.logs().count(f"[{order_id}]: Preparing Stew") == 1
     assert_each_ready_once(client, [order_id], kitchen.logs())
+    assert_queues_empty(client)
+
+
+def test_a_message_the_broker_lost_is_sent_again_once(
+    kitchen: Kitchen, env: dict[str, str], client: redis.Redis, tmp_path: Path
+) -> None:
+    # kombu takes a message off its queue before it records it as in a cook's hands: a cook
+    # killed (or a Redis stopped) in between loses it. Here the message is simply taken away.
+    [lost] = place(env, "--table", "6", "--dish", "Toast")
+    waiting = place(env, "--table", "6", "--dish", "Stew", "--quantity", "2")
+    taken = [str(message) for message in client.lrange("cold", 0, -1) if lost in message]
+    assert client.lrem("cold", 0, taken[0]) == 1 and client.llen("stove") == 2
+
+    with Scheduler({**env, "ORDER_LOST_AFTER": "1"}, tmp_path / "scheduler.log") as scheduler:
+        scheduler.wait_until(
+            lambda: "was lost in transit" in scheduler.log(), 20, "the scheduler finding it"
+        )
+        time.sleep(1.5)  # another round or two: the Stews, still queued, are left alone
+        assert client.llen("stove") == 2 and client.llen("cold") == 1
+        kitchen.start("cook")
+        wait_until_final(client, [lost, *waiting], timeout=30)
+        log = scheduler.log()
+
+    assert log.count(f"Order {lost} (Toast for table 6) was lost in transit; sent it again") == 1
+    assert all(order_id not in log for order_id in waiting)
+    assert_each_ready_once(client, [lost, *waiting], kitchen.logs())
     assert_queues_empty(client)

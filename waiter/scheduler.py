@@ -1,4 +1,4 @@
-"""The scheduler: sends held orders to the kitchen when their time comes.
+"""The scheduler: sends held orders to the kitchen when their time comes, and lost ones again.
 
 Run it as `python -m waiter.scheduler` (the Procfile does).
 
@@ -18,8 +18,9 @@ from kombu.exceptions import OperationalError
 
 from restaurant.env import env_float
 from restaurant.schedule import Schedule
-from waiter.client import celery_app, open_ledger
+from waiter.client import bounded_client, celery_app, open_ledger
 from waiter.firing import restore, send_held
+from waiter.recovery import find_lost, send_again
 
 logger = logging.getLogger("waiter.scheduler")
 
@@ -27,12 +28,29 @@ logger = logging.getLogger("waiter.scheduler")
 class Scheduler:
     """Fires due orders every `interval` seconds (sooner when one is due sooner)."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, lost_after: float) -> None:
         self.interval = interval
         self.app = celery_app()
         self.ledger = open_ledger(self.app, name="scheduler")
         self.schedule = Schedule(self.ledger.client)
         self.stopping = False
+        self.lost_after = lost_after
+        self.next_recovery = time.monotonic() + lost_after / 2
+        # Only a Redis broker can lose a message between taking it and recording it.
+        broker = str(self.app.conf.broker_url)
+        self.broker = (
+            bounded_client(self.app, broker, "scheduler")
+            if broker.startswith(("redis://", "rediss://", "unix://"))
+            else None
+        )
+
+    def recover_lost(self) -> int:
+        """Send again the orders the Redis broker lost; return how many."""
+        if self.broker is None or time.monotonic() < self.next_recovery:
+            return 0
+        self.next_recovery = time.monotonic() + self.lost_after / 2
+        lost = find_lost(self.ledger, self.broker, time.time(), self.lost_after)
+        return len(send_again(self.app, lost)) if lost else 0
 
     def fire_due(self) -> int:
         """Send every order due now; return how many were sent."""
@@ -59,8 +77,9 @@ class Scheduler:
         while not self.stopping:
             try:
                 self.fire_due()
+                self.recover_lost()
                 next_at = self.schedule.next_fire_at()
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OperationalError, OSError) as exc:
                 logger.warning("Redis trouble: %s; trying again in %.1f s", exc, self.interval)
                 next_at = None
             wait = self.interval if next_at is None else next_at - time.time()
@@ -75,7 +94,10 @@ class Scheduler:
 def main() -> int:
     """Run the scheduler until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s] %(message)s")
-    scheduler = Scheduler(env_float("SCHEDULER_INTERVAL", 0.5, minimum=0.01, maximum=60))
+    scheduler = Scheduler(
+        env_float("SCHEDULER_INTERVAL", 0.5, minimum=0.01, maximum=60),
+        env_float("ORDER_LOST_AFTER", 30.0, minimum=1.0, maximum=86_400),
+    )
     signal.signal(signal.SIGTERM, scheduler.stop)
     signal.signal(signal.SIGINT, scheduler.stop)
     scheduler.run()

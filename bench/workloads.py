@@ -143,14 +143,7 @@ def drain(
         for spy in spies:
             spy.wait()
     count = len(ids)
-    return {
-        "orders": count,
-        "seconds_from_ready": round(last - worker.ready_at, 3),
-        "per_s": round(count / (last - worker.ready_at), 1),
-        "per_s_from_start": round(count / (last - worker.started_at), 1),
-        "startup_seconds": round(worker.ready_at - worker.started_at, 3),
-        "memory": memory.figures(),
-    }
+    return _drain_figures(count, last, worker, memory)
 
 
 def _pool(worker: BenchWorker) -> list[int]:
@@ -299,14 +292,7 @@ def baseline_drain(url: str, worker: BenchWorker, count: int) -> Figures:
     with redis.Redis.from_url(url) as client, MemorySampler(worker) as memory:
         worker.start()
         last = _results_done(client, ids, timeout=60 + count / 20)
-    return {
-        "orders": count,
-        "seconds_from_ready": round(last - worker.ready_at, 3),
-        "per_s": round(count / (last - worker.ready_at), 1),
-        "per_s_from_start": round(count / (last - worker.started_at), 1),
-        "startup_seconds": round(worker.ready_at - worker.started_at, 3),
-        "memory": memory.figures(),
-    }
+    return _drain_figures(count, last, worker, memory)
 
 
 def baseline_round_trip(count: int, warmup: int = 5) -> Figures:
@@ -342,3 +328,15 @@ def baseline_cli(url: str, runs: int) -> Figures:
     command = [CELERY, "-A", "bench.baseline_app", "call", "bench.dish", "--kwargs", kwargs]
     times = _median_wall(command, env, runs)
     return {"runs": runs, "median_seconds": round(statistics.median(times), 3)}
+
+
+def _drain_figures(count: int, last: float, worker: BenchWorker, memory: MemorySampler) -> Figures:
+    """A drain's rate, from the worker's ready line and from its start, and its memory."""
+    return {
+        "orders": count,
+        "seconds_from_ready": round(last - worker.ready_at, 3),
+        "per_s": round(count / (last - worker.ready_at), 1),
+        "per_s_from_start": round(count / (last - worker.started_at), 1),
+        "startup_seconds": round(worker.ready_at - worker.started_at, 3),
+        "memory": memory.figures(),
+    }

@@ -1,6 +1,5 @@
 """Orders that failed for good: list them, send one back to the kitchen, or empty the list."""
 
-import socket
 from dataclasses import dataclass
 
 from celery import Celery
@@ -16,6 +15,7 @@ from restaurant.routing import station_queue
 from restaurant.settings import load_settings
 from waiter.client import celery_app, check_order_id, check_reachable, open_ledger, redis_errors
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound
+from waiter.firing import event_sender
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _letter_from(record: object) -> DeadLetter:
 def _send(app: Celery, letter: DeadLetter, attempt: int) -> None:
     order = _order_of(letter)
     station = letter.station or load_menu()[order.dish].station
-    announcer = app.events.Dispatcher(hostname=f"waiter@{socket.gethostname()}", enabled=False)
+    announcer = event_sender(app, "waiter")
     with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
         app.send_task(
             PREPARE_DISH,

@@ -44,6 +44,15 @@ class Placement:
         return station_queue(station, rush=self.rush)
 
 
+def event_sender(app: Celery, sender: str) -> Any:
+    """Flower's announcer of the orders this program sends: one steady name per host.
+
+    Without it every run (or pool process) would send task-sent events as a new
+    "gen<pid>@host": a new Prometheus series and a phantom worker in Flower each time.
+    """
+    return app.events.Dispatcher(hostname=f"{sender}@{socket.gethostname()}", enabled=False)
+
+
 def send_held(
     app: Celery, ledger: Ledger, orders: list[HeldOrder], sender: str, handled: set[str]
 ) -> list[str]:
@@ -54,7 +63,7 @@ def send_held(
     each order sent or dropped goes into `handled` as soon as it is, so that after an error the
     caller knows which ones to hold again.
     """
-    announcer = app.events.Dispatcher(hostname=f"{sender}@{socket.gethostname()}", enabled=False)
+    announcer = event_sender(app, sender)
     sent = []
     with app.producer_or_acquire() as producer:
         for held in orders:

@@ -1,6 +1,5 @@
 """Placing orders: into the ledger first, then into their station's queue, each exactly once."""
 
-import socket
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from restaurant.orders import Order
 from restaurant.schedule import HeldOrder, Schedule
 from waiter.client import celery_app, check_reachable, open_ledger, redis_errors
 from waiter.exceptions import BadInput, RedisUnavailable
-from waiter.firing import Placement
+from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
 
 
@@ -121,9 +120,7 @@ def _send(
     """Publish the orders' messages; record the ones that never left as failed."""
     menu = load_menu()
     sent: list[PlacedOrder] = []
-    # Flower hears each order's task-sent event from one steady name per host, not from a new
-    # "gen<pid>@host" for every run of the waiter (a new Prometheus series each time).
-    announcer = app.events.Dispatcher(hostname=f"waiter@{socket.gethostname()}", enabled=False)
+    announcer = event_sender(app, "waiter")
     try:
         with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
             for item in placing:

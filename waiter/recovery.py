@@ -11,7 +11,6 @@ unacknowledged messages itself and needs none of this.
 """
 
 import logging
-import socket
 from dataclasses import dataclass
 
 import redis
@@ -20,6 +19,7 @@ from celery import Celery
 from restaurant.ledger import Ledger, OrderRecord
 from restaurant.names import OPEN_KEY, ORDER_KEY, PREPARE_DISH
 from restaurant.routing import station_queue
+from waiter.firing import event_sender
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def find_lost(
 
 def send_again(app: Celery, lost: list[LostOrder]) -> list[str]:
     """Send the lost orders' messages again, by task name; return their ids."""
-    announcer = app.events.Dispatcher(hostname=f"scheduler@{socket.gethostname()}", enabled=False)
+    announcer = event_sender(app, "scheduler")
     sent = []
     with app.producer_or_acquire() as producer:
         for item in lost:

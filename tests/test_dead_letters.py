@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from restaurant.events import Kind, make_event
+from restaurant.ledger import Ledger
+from restaurant.orders import Order
 from tests.conftest import TEST_KITCHEN, WAITER, created_ids, run_waiter
 from tools.redis_server import RedisServer
 from tools.worker import KitchenWorker
+from waiter.keys import tickets
 
 pytestmark = pytest.mark.e2e
 
@@ -179,3 +183,30 @@ def test_a_key_reused_for_another_order_is_refused(
     assert other.returncode == 2
     assert other.stderr.startswith("waiter: error: key 't9' already placed Salad for table 9")
     assert client.llen("pasta") == queued
+
+
+def test_an_order_its_waiter_never_sent_is_sent_by_the_next_once_its_lease_lapses(
+    stack: tuple[dict[str, str], KitchenWorker], client: redis.Redis
+) -> None:
+    env, worker = stack
+    order = Order.model_construct(table=10, dish="Salad")
+    [ticket] = tickets([order], "t10")
+    # A waiter entered it in the ledger, holds its sending lease, and died before sending.
+    Ledger(client, retention=3600, recent_limit=100).record(
+        make_event(Kind.CREATED, ticket.order_id, table=10, dish="Salad", station="cold")
+    )
+    lease = f"restaurant:order:{ticket.order_id}:sending"
+    client.set(lease, "the dead waiter", ex=30)
+
+    while_held = run_waiter(env, "order", "-t", "10", "-d", "Salad", "--key", "t10")
+    client.delete(lease)  # as if its 30 s had run out
+    after = run_waiter(env, "order", "-t", "10", "-d", "Salad", "--key", "t10", "--wait")
+    again = run_waiter(env, "order", "-t", "10", "-d", "Salad", "--key", "t10")
+
+    assert while_held.stdout == f"Order for table 10 already placed: {ticket.order_id} (pending)\n"
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith(
+        f"Order for table 10 sent again (placed before, never sent): {ticket.order_id}\n"
+    )
+    assert again.stdout == f"Order for table 10 already placed: {ticket.order_id} (ready)\n"
+    assert worker.log().count(f"[{ticket.order_id}]: Preparing Salad") == 1

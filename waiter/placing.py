@@ -43,8 +43,9 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     broker, until the scheduler or `waiter fire` sends it.
 
     An order placed under a key that placed it before is not placed again: it is yielded with
-    `new=False`. Of several waiters placing it at once, only the one whose `created` event the
-    ledger takes, or that claims the sending lease, sends it.
+    `new=False`. Of several waiters placing it at once, only the one that claims its sending
+    lease enters it in the ledger and sends it; a held order is kept by the one whose `created`
+    event the ledger takes.
     """
     how = how or Placement()
     app = celery_app()
@@ -54,7 +55,14 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     keyed = [ticket for ticket in tickets if ticket.key]
     with redis_errors(app.conf.result_backend):
         known = _known_orders(ledger, keyed)
-        recorded = ledger.record_many(
+        verdicts: dict[str, str] = {}
+        if keyed and not how.held:
+            # The sending lease comes before the ledger: whoever holds it records and sends,
+            # so the waiter that says "created" is the one that sent it.
+            ids = [ticket.order_id for ticket in keyed]
+            verdicts = dict(zip(ids, Claims(ledger.client).claim_sending(ids), strict=True))
+        entering = [ticket for ticket in tickets if verdicts.get(ticket.order_id, "mine") == "mine"]
+        results = ledger.record_many(
             make_event(
                 how.first_event,
                 ticket.order_id,
@@ -65,27 +73,25 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
                 time=ticket.order.ordered_at,
                 **how.event_fields(),
             )
-            for ticket in tickets
+            for ticket in entering
         )
-        claimed = set()
-        if keyed and not how.held:
-            ids = [ticket.order_id for ticket in keyed]
-            verdicts = Claims(ledger.client).claim_sending(ids)
-            pairs = zip(ids, verdicts, strict=True)
-            claimed = {order_id for order_id, verdict in pairs if verdict == "mine"}
+        pairs = zip(entering, results, strict=True)
+        recorded = {ticket.order_id: result for ticket, result in pairs}
     placing: list[PlacedOrder] = []
-    for ticket, result in zip(tickets, recorded, strict=True):
+    for ticket in tickets:
         order_id, order = ticket.order_id, ticket.order
-        if ticket.key is None or (result.applied and (how.held or order_id in claimed)):
+        result = recorded.get(order_id)
+        if ticket.key is None or (result is not None and result.applied):
             placing.append(PlacedOrder(order_id, order))
-        elif order_id in claimed:
+        elif result is not None and not how.held:
+            # Entered in the ledger before by a waiter that died before sending it.
             placing.append(PlacedOrder(order_id, order, new=False, resent=True))
         else:
             record = known.get(order_id)
             if record is not None:
                 # As it was placed the first time, so that waiting times count from then.
                 order = order.model_copy(update={"ordered_at": record.created_at})
-            status = record.status if record is not None else result.status
+            status = record.status if record is not None else None
             yield PlacedOrder(order_id, order, new=False, status=status or "pending")
     if how.held:
         yield from _hold(app, ledger, placing, how)

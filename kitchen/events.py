@@ -3,18 +3,21 @@
 import logging
 import math
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from kitchen.celery import app
-from restaurant.claims import Claims, CookClaim, CookLease
+from restaurant.claims import Claims, CookClaim, CookLease, renewal
 from restaurant.connections import bounded_redis
-from restaurant.events import Kind, make_event
-from restaurant.ledger import Ledger, Recorded
+from restaurant.events import Kind, OrderEvent, make_event
+from restaurant.ledger import Ledger, Recorded, recorded
+from restaurant.pipelines import run_together
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +57,47 @@ class KitchenNews:
             logger.warning("Could not publish the %s event of order %s: %s", kind, order_id, exc)
             return None
 
-    def tell_surely(self, kind: Kind, order_id: str, **fields: Any) -> Recorded | None:
+    def tell_all(self, events: list[OrderEvent]) -> list[Recorded | None]:
+        """Record and publish several events in one round trip (one try), like `tell`."""
+        replies: list[Recorded | Exception]
+        try:
+            replies = [*self.ledger.record_many(events, raise_on_error=False)]
+        except (redis.RedisError, OSError, ValueError) as exc:
+            replies = [exc] * len(events)
+        told: list[Recorded | None] = []
+        for event, reply in zip(events, replies, strict=True):
+            if isinstance(reply, Exception):
+                logger.warning(
+                    "Could not publish the %s event of order %s: %s",
+                    event.event,
+                    event.order_id,
+                    reply,
+                )
+            told.append(None if isinstance(reply, Exception) else reply)
+        return told
+
+    def tell_surely(
+        self,
+        kind: Kind,
+        order_id: str,
+        also: Callable[[Pipeline], None] | None = None,
+        **fields: Any,
+    ) -> Recorded | None:
         """Record and publish an outcome, trying again while Redis is unreachable.
 
+        What `also` queues on the pipeline (the task's result) goes in the same round trip.
         Raises LedgerUnreachable when Redis stays away; any other refusal (a key of the wrong
         type) is logged and answered with None, as for `tell`: trying again would not help.
         """
         event = make_event(kind, order_id, **fields)
+
+        def record() -> Recorded:
+            if also is None:
+                return self.ledger.record(event)
+            return self.ledger.record_along(event, also)
+
         try:
-            return self._retry.call_with_retry(lambda: self.ledger.record(event), _ignore)
+            return self._retry.call_with_retry(record, _ignore)
         except _UNREACHABLE as exc:
             raise LedgerUnreachable(f"the {kind} event of order {order_id}: {exc}") from exc
         except redis.RedisError as exc:
@@ -90,14 +125,38 @@ class KitchenNews:
             logger.warning("Could not claim order %s: %s; cooking it anyway", lease.order_id, exc)
             return CookClaim("cook", "", 1, 1, guarded=False)
 
-    def renew(self, lease: CookLease) -> tuple[bool, str | None]:
-        """Keep the lease; return (still ours, the order's status). Errors keep the dish going."""
-        try:
-            held, detail = lease.renew()
-        except (redis.RedisError, OSError) as exc:
-            logger.warning("Could not renew the lease on order %s: %s", lease.order_id, exc)
+    def check_in(
+        self, lease: CookLease | None, progress: OrderEvent | None
+    ) -> tuple[bool, str | None]:
+        """Keep the lease and record `progress`, in one round trip (either may be None).
+
+        Returns (the lease is still ours, the order's status if heard). Errors are logged and
+        keep the dish going. A progress event sent by a cook whose lease has just passed to
+        another is harmless: it ranks below every event of the newer delivery.
+        """
+        if lease is None and progress is None:
             return True, None
-        return held, detail if held else None
+
+        def queue(pipe: Pipeline) -> None:
+            if lease is not None:
+                lease.renew(client=pipe)
+            if progress is not None:
+                self.ledger.record(progress, client=pipe)
+
+        scripts = [*self.claims.scripts, *self.ledger.scripts]
+        try:
+            replies = run_together(self.ledger.client, queue, scripts)
+        except (redis.RedisError, OSError, ValueError) as exc:
+            order_id = lease.order_id if lease is not None else getattr(progress, "order_id", "")
+            logger.warning("Could not renew or report order %s: %s", order_id, exc)
+            return True, None
+        status = recorded(replies[-1]).status if progress is not None else None
+        if lease is not None:
+            held, detail = renewal(replies[0])
+            if not held:
+                return False, None
+            status = detail
+        return True, status or None
 
 
 def _ignore(_: Exception) -> None:

@@ -1,13 +1,15 @@
 """The kitchen's tasks: thin wrappers that name, retry, time-limit, log and report the cooking."""
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, NoReturn
 
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from kombu.exceptions import OperationalError
+from redis.client import Pipeline
 
 from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
@@ -15,7 +17,7 @@ from kitchen.events import KitchenNews, LedgerUnreachable, get_news
 from kitchen.retry import retry_delay
 from kitchen.stations import claim_station
 from restaurant.claims import CookClaim, CookLease
-from restaurant.events import Kind
+from restaurant.events import Kind, make_event
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.menu import Dish
 from restaurant.names import PREPARE_DISH
@@ -39,6 +41,10 @@ _WAIT_FOR_LEASE = 0.1
     max_retries=None,
     # Expected failures: recorded as FAILURE, logged without a traceback.
     throws=(InvalidOrder, OrderFailed),
+    # A dish's result is written with its `ready` event, in one round trip (_result_writer);
+    # Celery still stores failures, retries and revocations.
+    ignore_result=True,
+    store_errors_even_if_ignored=True,
     # Fallback limits for a message whose dish is unknown; known dishes get their own.
     soft_time_limit=_fallback_limits.soft,
     time_limit=_fallback_limits.hard,
@@ -82,12 +88,16 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         "delivery": claim.delivery,
         "worker": self.request.hostname,
     }
-    received = news.tell(Kind.RECEIVED, order_id, **where)
+    started_at = time.time()
+    received, _ = news.tell_all(
+        [
+            make_event(Kind.RECEIVED, order_id, **where),
+            make_event(Kind.PREPARING, order_id, percent=0, **where),
+        ]
+    )
     if received is not None and received.status == "cancelled":
         _give_up_cancelled(self, "%s for table %d was cancelled; not cooking it.", dish, order)
-    started_at = time.time()
     logger.info("Preparing %s for table %d...", dish.name, order.table)
-    news.tell(Kind.PREPARING, order_id, percent=0, **where)
     try:
         report = _ProgressReport(news, order_id, where, lease if claim.guarded else None)
         cook_seconds = kitchen.cook(dish, attempt, report)
@@ -110,9 +120,7 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         raise OrderFailed(reason) from None
     ready_at = time.time()
     cooked = round(cook_seconds, 3)
-    news.tell_surely(Kind.READY, order_id, percent=100, cook_seconds=cooked, **where)
-    logger.info("%s for table %d is ready.", dish.name, order.table)
-    return {
+    result = {
         "order_id": order_id,
         "table": order.table,
         "dish": dish.name,
@@ -126,6 +134,35 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         "ready_at": ready_at,
         "cook_seconds": cooked,
     }
+    store = _result_writer(self, result)
+    news.tell_surely(Kind.READY, order_id, also=store, percent=100, cook_seconds=cooked, **where)
+    logger.info("%s for table %d is ready.", dish.name, order.table)
+    return result
+
+
+def _result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], None]:
+    """Queue the task's SUCCESS result as Celery's Redis backend writes it: SETEX and PUBLISH.
+
+    The task ignores its result so that Celery does not store it a second time (a GET of the
+    old result first, then the write: two more round trips); it goes with the `ready` event.
+    """
+    backend = task.backend
+    # Celery's own layout of a result (status, date_done, result_extended's fields), so that
+    # AsyncResult and Flower read it as if the backend had written it.
+    meta = backend._get_result_meta(result, states.SUCCESS, None, task.request)
+    meta["task_id"] = task.request.id
+    key = backend.get_key_for_task(task.request.id)
+    value = backend.encode(meta)
+    expires = backend.expires
+
+    def write(pipe: Pipeline) -> None:
+        if expires:
+            pipe.setex(key, expires, value)
+        else:
+            pipe.set(key, value)
+        pipe.publish(key, value)
+
+    return write
 
 
 def _retry_or_give_up(
@@ -243,17 +280,15 @@ class _ProgressReport:
         self.next_report = _PROGRESS_EVERY
 
     def __call__(self, percent: int) -> None:
-        if self.lease is not None:
-            held, status = self.news.renew(self.lease)
-            if not held:
-                raise CookReplaced("another cook")
-            if status == "cancelled":
-                raise OrderCancelled(self.order_id)
+        progress = None
         if percent >= self.next_report:
             self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
-            recorded = self.news.tell(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
-            if recorded is not None and recorded.status == "cancelled":
-                raise OrderCancelled(self.order_id)
+            progress = make_event(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
+        held, status = self.news.check_in(self.lease, progress)
+        if not held:
+            raise CookReplaced("another cook")
+        if status == "cancelled":
+            raise OrderCancelled(self.order_id)
 
 
 def _give_up_cancelled(task: Task, message: str, dish: Dish, order: Order) -> NoReturn:

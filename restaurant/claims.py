@@ -6,6 +6,7 @@ from importlib import resources
 from typing import Any, Final
 
 import redis
+from redis.commands.core import Script
 
 from restaurant.names import COOK_LEASE_KEY, ORDER_KEY, SENDING_KEY
 
@@ -41,6 +42,11 @@ class Claims:
         self.cook_claim = client.register_script(_script("cook_claim.lua"))
         self.cook_heartbeat = client.register_script(_script("cook_heartbeat.lua"))
         self.send_claim = client.register_script(_script("send_claim.lua"))
+
+    @property
+    def scripts(self) -> list[Script]:
+        """The Lua scripts of the leases (to load again if Redis has lost them)."""
+        return [self.cook_claim, self.cook_heartbeat, self.send_claim]
 
     def cook_lease(self, order_id: str, attempt: int, seconds: float) -> "CookLease":
         """Return a (not yet claimed) lease on one attempt at an order."""
@@ -87,12 +93,21 @@ class CookLease:
         verdict, detail, delivery, first = self.claims.cook_claim(keys=self._keys, args=args)
         return CookClaim(_text(verdict), _text(detail), int(delivery), int(first))
 
-    def renew(self) -> tuple[bool, str]:
-        """Keep the lease; return (still ours, the order's status or else the new holder)."""
-        state, detail = self.claims.cook_heartbeat(
-            keys=self._keys, args=[self.token, self.milliseconds]
+    def renew(self, client: Any = None) -> tuple[bool, str]:
+        """Keep the lease; return (still ours, the order's status or else the new holder).
+
+        With a pipeline as `client`, the call is queued: read its reply with `renewal`.
+        """
+        reply = self.claims.cook_heartbeat(
+            keys=self._keys, args=[self.token, self.milliseconds], client=client
         )
-        return _text(state) == "held", _text(detail)
+        return (True, "") if client is not None else renewal(reply)
+
+
+def renewal(reply: Any) -> tuple[bool, str]:
+    """Read a lease renewal's reply: (still ours, the order's status or else the new holder)."""
+    state, detail = reply
+    return _text(state) == "held", _text(detail)
 
 
 def _text(raw: Any) -> str:

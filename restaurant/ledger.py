@@ -1,12 +1,14 @@
 """The order ledger in Redis: each order's state and history, kept in step with its events."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import redis
 from pydantic import ValidationError
+from redis.client import Pipeline
+from redis.commands.core import Script
 
 from restaurant.events import Kind, OrderEvent, parse_event
 from restaurant.names import (
@@ -21,6 +23,7 @@ from restaurant.names import (
     TABLE_CHANNEL,
     TABLE_OPEN_PREFIX,
 )
+from restaurant.pipelines import run_together
 from restaurant.settings import Settings, load_settings
 
 #: The newest events kept in an order's history (a retried dish has about a dozen).
@@ -100,6 +103,11 @@ class Ledger:
         settings = settings or load_settings()
         return cls(client, settings.retention, settings.recent_limit, settings.dead_letter_limit)
 
+    @property
+    def scripts(self) -> list[Script]:
+        """The Lua scripts the ledger runs (to load again if Redis has lost them)."""
+        return [self._advance]
+
     # --- Channels -------------------------------------------------------------------------
     def channel(self, *, table: int | None = None, order_id: str | None = None) -> str:
         """Name the channel carrying one order's events, one table's, or everyone's."""
@@ -142,14 +150,39 @@ class Ledger:
         reply = self._advance(keys=keys, args=args, client=client or self.client)
         if client is not None:
             return Recorded(0, "")
-        return _recorded(reply)
+        return recorded(reply)
 
-    def record_many(self, events: Iterable[OrderEvent]) -> list[Recorded]:
-        """Apply many events in one round trip."""
-        with self.client.pipeline(transaction=False) as pipe:
-            for event in events:
+    @overload
+    def record_many(self, events: Iterable[OrderEvent]) -> list[Recorded]: ...
+
+    @overload
+    def record_many(
+        self, events: Iterable[OrderEvent], *, raise_on_error: bool
+    ) -> list[Recorded | redis.RedisError]: ...
+
+    def record_many(
+        self, events: Iterable[OrderEvent], *, raise_on_error: bool = True
+    ) -> list[Recorded] | list[Recorded | redis.RedisError]:
+        """Apply many events in one round trip (with `raise_on_error` off, errors in place)."""
+        listed = list(events)
+
+        def queue(pipe: Pipeline) -> None:
+            for event in listed:
                 self.record(event, client=pipe)
-            return [_recorded(reply) for reply in pipe.execute()]
+
+        replies = run_together(self.client, queue, self.scripts, raise_on_error=raise_on_error)
+        return [
+            reply if isinstance(reply, redis.RedisError) else recorded(reply) for reply in replies
+        ]
+
+    def record_along(self, event: OrderEvent, also: Callable[[Pipeline], object]) -> Recorded:
+        """Apply `event` and run what `also` queues on the pipeline, in one round trip."""
+
+        def queue(pipe: Pipeline) -> None:
+            self.record(event, client=pipe)
+            also(pipe)
+
+        return recorded(run_together(self.client, queue, self.scripts)[0])
 
     # --- Reading --------------------------------------------------------------------------
     def status(self, order_id: str) -> str | None:
@@ -242,7 +275,8 @@ def database_of(client: redis.Redis) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0))
 
 
-def _recorded(reply: Any) -> Recorded:
+def recorded(reply: Any) -> Recorded:
+    """Read the ledger script's reply to one event."""
     seq, status = reply
     return Recorded(int(seq), _text(status))
 

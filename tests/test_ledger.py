@@ -232,3 +232,38 @@ def test_only_a_failed_order_can_be_requeued_and_only_once(client: redis.Redis) 
     assert DeadLetters(client).get(order_id) is None
     assert ledger.record(make_event(Kind.RECEIVED, order_id, attempt=2, delivery=1)).applied
     assert client.hget(f"restaurant:order:{order_id}", "first_attempt") == b"2"
+
+
+def test_events_sent_together_survive_a_server_that_lost_its_scripts(client: redis.Redis) -> None:
+    ledger = Ledger(client, retention=60, recent_limit=100)
+    order_id = str(uuid.uuid4())
+    first, *rest = life_of_a_burger(order_id)
+    ledger.record(first)  # the script is loaded now
+    client.script_flush()  # as after a restart without persistence of scripts
+
+    together = ledger.record_many(rest[:3])
+    client.script_flush()
+    with_result = ledger.record_along(rest[3], lambda pipe: pipe.set(f"result:{order_id}", "1"))
+    mixed = ledger.record_many([rest[3], rest[4]], raise_on_error=False)
+
+    assert [step.seq for step in together] == [2, 3, 4]
+    assert with_result.seq == 5 and client.get(f"result:{order_id}") == b"1"
+    # The repeated event changes nothing; the new one is applied.
+    assert [getattr(step, "seq", None) for step in mixed] == [0, 6]
+    record = ledger.order(order_id)
+    assert record is not None
+    assert [event.seq for event in record.history] == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_error_among_events_sent_together_is_returned_in_its_place(client: redis.Redis) -> None:
+    ledger = Ledger(client, retention=60, recent_limit=100)
+    good, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    client.set(f"restaurant:order:{bad}", "not a hash")
+    events = [make_event(Kind.CREATED, order_id, table=2, dish="Soup") for order_id in (good, bad)]
+
+    replies = ledger.record_many(events, raise_on_error=False)
+
+    assert getattr(replies[0], "seq", None) == 1
+    assert isinstance(replies[1], redis.ResponseError) and "WRONGTYPE" in str(replies[1])
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        ledger.record_many([make_event(Kind.CREATED, bad, table=2, dish="Soup")])

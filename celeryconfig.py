@@ -91,6 +91,10 @@ task_track_started = False
 # --- Events for Flower ---------------------------------------------------------------------------
 worker_send_task_events = True
 task_send_sent_event = True
+# A cook's task events are published together at most this often (kitchen/consumer.py), not
+# one PUBLISH each: Flower hears of a task up to this much later. 0: at once, as Celery does.
+worker_consumer = "kitchen.consumer:KitchenConsumer"
+kitchen_event_batch_seconds = env_float("KITCHEN_EVENT_BATCH", 0.01, minimum=0.0, maximum=1.0)
 
 # --- Connections: bounded for the waiter; the worker reconnects for as long as it runs --------
 broker_connection_timeout = _connect_timeout

@@ -17,6 +17,10 @@ from restaurant.settings import Settings, load_settings
 CHECK_EVERY = 0.25
 #: A dish reports its progress at least this many times while it cooks.
 PROGRESS_STEPS = 4
+#: Steps of cooking shorter than this are not slept: the sleep alone would take longer (the
+#: kernel's timer slack is about 50 us), and a dish of a few microseconds would cost a
+#: busy kitchen a quarter of a millisecond.
+SHORTEST_SLEEP = 0.001
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ class Kitchen:
         started = time.monotonic()
         steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
         for step in range(1, steps + 1):
-            self.sleep(seconds / steps)
+            if seconds / steps >= SHORTEST_SLEEP:
+                self.sleep(seconds / steps)
             if trouble is Trouble.CRASH:
                 # After the first step of cooking, what a segfault or the OOM killer does to a
                 # pool process: no cleanup, no reply.

@@ -61,12 +61,12 @@ def soft_time_limit(task: Task, fields: dict[str, Any]) -> Iterator[None]:
     import gevent  # noqa: PLC0415 (only a gevent worker gets here, and it has gevent loaded)
 
     cook = gevent.getcurrent()
+    # Read now: the timer fires in gevent's hub, where the task's request is not current.
+    order_id = task.request.id
     timer = gevent.get_hub().loop.timer(seconds)
 
     def expire() -> None:
-        logger.warning(
-            "Soft time limit (%ss) exceeded for %s[%s]", seconds, task.name, task.request.id
-        )
+        logger.warning("Soft time limit (%ss) exceeded for %s[%s]", seconds, task.name, order_id)
         cook.throw(SoftTimeLimitExceeded(seconds))
 
     timer.start(expire)

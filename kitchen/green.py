@@ -12,6 +12,9 @@ limit is left to the pool, so it is never applied twice.
 A greenlet can only be interrupted while it yields (sleeps, waits on a socket): under gevent's
 monkey patching every wait of the kitchen does, but a dish spinning in pure Python would never
 see either limit. Under prefork (or any pool without gevent's patching) nothing here acts.
+
+At start a gevent worker also makes room for its greenlets: a broker connection each, and one
+result backend shared by all (`_ready_for_hundreds_of_cooks`).
 """
 
 import logging

@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).with_name("celery"))
 #: Our worker as the Procfile starts it, with the concurrency of this 2-core host.
 KITCHEN_WORKER = ("-A", "kitchen", "worker", "--loglevel", "INFO", "--events", "--concurrency")
+#: Our worker for a kitchen of long dishes: the gevent pool, one process, a greenlet per dish.
+GREEN_KITCHEN_WORKER = (
+    "-A", "kitchen", "worker", "--loglevel", "INFO", "--events",
+    "--pool", "gevent", "--concurrency",
+)  # fmt: skip
 #: The baseline: Celery's defaults (INFO only so that it logs when it is ready).
 BASELINE_WORKER = ("-A", "bench.baseline_app", "worker", "--loglevel", "INFO", "--concurrency")
 

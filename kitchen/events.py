@@ -165,8 +165,9 @@ def _ignore(_: Exception) -> None:
 
 @cache
 def _news_for(pid: int) -> KitchenNews:
-    # One connection attempt per try: the retries are KitchenNews's own, and bounded.
-    timeout = float(app.conf.broker_connection_timeout)
+    # One connection attempt per try: the retries are KitchenNews's own, and bounded. Not
+    # broker_connection_timeout, which Celery sets to None in a gevent worker.
+    timeout = float(app.conf.redis_socket_connect_timeout)
     client = bounded_redis(app.conf.result_backend, timeout, "kitchen")
     return KitchenNews(
         Ledger.from_settings(client), Claims(client), app.conf.kitchen_report_patience

@@ -14,6 +14,7 @@ from redis.client import Pipeline
 from kitchen.celery import app
 from kitchen.current import get_kitchen, get_rules
 from kitchen.events import KitchenNews, LedgerUnreachable, get_news
+from kitchen.green import soft_time_limit
 from kitchen.retry import retry_delay
 from kitchen.stations import claim_station
 from restaurant.claims import CookClaim, CookLease
@@ -52,7 +53,9 @@ _WAIT_FOR_LEASE = 0.1
 def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     """Cook one dish for one table, publishing each step, and report how it went."""
     try:
-        return _prepare(self, args, fields)
+        # The gevent pool has no soft time limit of its own (kitchen.green); prefork does.
+        with soft_time_limit(self, fields):
+            return _prepare(self, args, fields)
     except LedgerUnreachable as exc:
         # What happened could not be recorded: hand the message back, to be done again.
         logger.error("Handing order %s back: could not record %s", self.request.id, exc)

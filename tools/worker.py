@@ -1,4 +1,4 @@
-"""A real `celery -A kitchen worker` process (prefork pool), started and stopped by PID."""
+"""A real `celery -A kitchen worker` process (prefork unless told), started and stopped by PID."""
 
 import itertools
 import os
@@ -25,6 +25,7 @@ class KitchenWorker(LoggedProcess):
         log_path: Path,
         *,
         concurrency: int = 2,
+        pool: str = "prefork",
         name: str | None = None,
         extra_args: tuple[str, ...] = (),
         cwd: Path | None = None,
@@ -34,7 +35,7 @@ class KitchenWorker(LoggedProcess):
         self.name = f"{name or f'kitchen-{os.getpid()}-{next(_numbers)}'}@%h"
         self.command = [
             sys.executable, "-m", "celery", "-A", "kitchen", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency),
+            "--pool", pool, "--concurrency", str(concurrency),
             "--loglevel", "INFO", "--hostname", self.name, *FAST_START, *extra_args,
         ]  # fmt: skip
         self.cwd = cwd or Path(__file__).resolve().parent.parent

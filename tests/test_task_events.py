@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from tests.conftest import TEST_KITCHEN, created_ids, run_waiter
@@ -23,13 +24,14 @@ def decoded(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return routing_key, body if isinstance(body, list) else [body]
 
 
+@pytest.mark.parametrize("pool", ["prefork", "gevent"])
 def test_a_cooks_task_events_are_published_together_and_none_is_lost(
-    idle_url: str, tmp_path: Path
+    idle_url: str, tmp_path: Path, pool: str
 ) -> None:
     # A cook of its own, on a database of its own, gathering its events for 0.2 s at a time.
     env = {**TEST_KITCHEN, "REDIS_URL": idle_url, "KITCHEN_EVENT_BATCH": "0.2"}
     with (
-        KitchenWorker(env, tmp_path / "worker.log", concurrency=2),
+        KitchenWorker(env, tmp_path / "worker.log", concurrency=2, pool=pool),
         redis.Redis.from_url(idle_url) as client,
         client.pubsub() as pubsub,
     ):

@@ -187,6 +187,16 @@ def _num(value: float, unit: str = "") -> str:
 Check = Callable[[float], bool]
 
 
+def _cpu(drain: Report, *, parts: bool = False) -> str:
+    """A drain's CPU per order; with `parts`, split into main process + pool processes + Redis."""
+    cpu = drain.get("cpu")
+    if not cpu:
+        return "n/a"
+    if parts:
+        return f"{cpu['main_ms']:.2f} + {cpu['pool_ms']:.2f} + {cpu['redis_ms']:.2f} ms"
+    return f"{cpu['total_ms']:.2f} ms"
+
+
 def _targets(ours: Report) -> dict[str, tuple[str, float, bool]]:
     """Each target of a workload that ran: (what it says, our figure, met)."""
     rows: dict[str, tuple[str, str, str, Check]] = {
@@ -246,6 +256,8 @@ def _table(report: Report) -> list[str]:
              _num(ours["drain"]["per_s_from_start"]),
              ref(lim, "pipelined", "per_s", "", " pipelined"),
              ref(base, "drain", "per_s_from_start"), "", ""),
+            ("  drain: CPU per order, worker + Redis", _cpu(ours["drain"]), "",
+             _cpu(base.get("drain", {})), "", ""),
         ]  # fmt: skip
     if "round_trip" in ours:
         groups["round_trip"] = [
@@ -324,6 +336,11 @@ def _notes(report: Report) -> list[str]:
     elif "worker_command" in base:
         notes.append(f"baseline: {base['worker_command']} (bench/baseline_app.py: Celery defaults)")
     if "drain" in ours:
+        notes.append(
+            "drain CPU per order, worker main process + pool processes + Redis server: ours "
+            f"{_cpu(ours['drain'], parts=True)}, baseline {_cpu(base.get('drain', {}), parts=True)}"
+            " (two cores give 2,000 ms of CPU per second: at most 2,000 / total orders/s)"
+        )
         notes.append(
             f"drain from start includes worker start-up: ours {ours['drain']['startup_seconds']} "
             f"s, baseline {base['drain']['startup_seconds']} s; the message body is "

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from tools.process import LoggedProcess
 
@@ -92,6 +92,61 @@ def _logged_time(log: str, text: str) -> float | None:
                 return None
             return stamp.timestamp()
     return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used; 0 if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_seconds(client: Any) -> float:
+    """CPU seconds the Redis server has used (INFO cpu), user plus system."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class CpuMeter:
+    """CPU used by a worker's main process, its pool processes and Redis, from start to stop.
+
+    Unlike wall time, CPU per order hardly moves when other work shares the machine: it says
+    what each order costs, and so how many orders two cores could cook at best.
+    """
+
+    def __init__(self, worker: BenchWorker, client: Any) -> None:
+        self.worker = worker
+        self.client = client
+        self.pids: list[int] = []
+        self.before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        main, *pool = self.pids
+        return {
+            "main": cpu_seconds(main),
+            "pool": sum(cpu_seconds(pid) for pid in pool),
+            "redis": redis_cpu_seconds(self.client),
+        }
+
+    def start(self) -> None:
+        """Note the CPU used so far by the (started) worker's processes and by Redis."""
+        self.pids = [self.worker.pid, *children(self.worker.pid)]
+        self.before = self._now()
+
+    def stop(self) -> None:
+        """Note the CPU used since start()."""
+        after = self._now()
+        self.used = {name: after[name] - self.before[name] for name in after}
+
+    def per_order_ms(self, count: int) -> dict[str, float]:
+        """Milliseconds of CPU per order: worker main process, pool processes, Redis, total."""
+        figures = {f"{name}_ms": round(1000 * used / count, 3) for name, used in self.used.items()}
+        figures["total_ms"] = round(sum(1000 * used / count for used in self.used.values()), 3)
+        return figures
 
 
 class MemorySampler:

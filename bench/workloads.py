@@ -25,6 +25,7 @@ from bench.procs import (
     KITCHEN_WORKER,
     ROOT,
     BenchWorker,
+    CpuMeter,
     MemorySampler,
     Profiler,
 )
@@ -148,16 +149,19 @@ def drain(
     """2. Start the worker on the queued orders; orders/s to the last `ready` in the ledger."""
     with redis.Redis.from_url(url) as client, MemorySampler(worker) as memory:
         worker.start()
+        cpu = CpuMeter(worker, client)
+        cpu.start()
         spies = []
         if profile is not None:
             pids = [worker.pid, *_pool(worker)[:1]]
             for label, pid in zip(("main", "pool"), pids, strict=False):
                 spies.append(Profiler(pid, profile / f"drain-{label}.txt", profile_seconds))
         last = _wait_ledger(client, ids, timeout=60 + len(ids) / 20)
+        cpu.stop()
         for spy in spies:
             spy.wait()
     count = len(ids)
-    return _drain_figures(count, last, worker, memory)
+    return {**_drain_figures(count, last, worker, memory), "cpu": cpu.per_order_ms(count)}
 
 
 def _pool(worker: BenchWorker) -> list[int]:
@@ -307,8 +311,11 @@ def baseline_drain(url: str, worker: BenchWorker, count: int) -> Figures:
     ids = [f"baseline-{number}" for number in range(count)]
     with redis.Redis.from_url(url) as client, MemorySampler(worker) as memory:
         worker.start()
+        cpu = CpuMeter(worker, client)
+        cpu.start()
         last = _results_done(client, ids, timeout=60 + count / 20)
-    return _drain_figures(count, last, worker, memory)
+        cpu.stop()
+    return {**_drain_figures(count, last, worker, memory), "cpu": cpu.per_order_ms(count)}
 
 
 def baseline_round_trip(count: int, warmup: int = 5) -> Figures:

@@ -3,8 +3,6 @@
 Print the effective settings with `python -m celeryconfig`.
 """
 
-from kombu.utils.url import maybe_sanitize_url
-
 from restaurant.env import env_float, env_int, env_str
 from restaurant.names import ORDERS_QUEUE
 
@@ -109,6 +107,9 @@ result_backend_always_retry = False
 
 def _show() -> None:
     """Print the effective settings, with passwords masked."""
+    # Imported here: the waiter reads these settings without loading kombu (it starts faster).
+    from kombu.utils.url import maybe_sanitize_url  # noqa: PLC0415
+
     settings = {
         name: value
         for name, value in sorted(globals().items())

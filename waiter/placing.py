@@ -5,7 +5,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 import redis
-from celery import Celery
 
 from restaurant.claims import Claims
 from restaurant.events import Kind, make_event
@@ -14,7 +13,9 @@ from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
 from restaurant.schedule import HeldOrder, Schedule
-from waiter.client import celery_app, check_reachable, open_ledger, redis_errors
+from waiter import fast_send
+from waiter.client import bounded_client, celery_app, check_reachable, open_ledger, redis_errors
+from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, RedisUnavailable
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
@@ -48,12 +49,12 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     event the ledger takes.
     """
     how = how or Placement()
-    app = celery_app()
-    check_reachable(app)
-    ledger = open_ledger(app)
+    conf = _settings(held=how.held)
+    check_reachable(conf)
+    ledger = open_ledger(conf)
     menu = load_menu()
     keyed = [ticket for ticket in tickets if ticket.key]
-    with redis_errors(app.conf.result_backend):
+    with redis_errors(conf.result_backend):
         known = _known_orders(ledger, keyed)
         verdicts: dict[str, str] = {}
         if keyed and not how.held:
@@ -94,9 +95,17 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
             status = record.status if record is not None else None
             yield PlacedOrder(order_id, order, new=False, status=status or "pending")
     if how.held:
-        yield from _hold(app, ledger, placing, how)
+        yield from _hold(conf, ledger, placing, how)
     else:
-        yield from _send(app, ledger, placing, how, keyed=bool(keyed))
+        yield from _send(conf, ledger, placing, how, keyed=bool(keyed))
+
+
+def _settings(*, held: bool) -> BrokerSettings:
+    """Celery's settings: read directly when no Celery is needed, else from the Celery app."""
+    conf = read_settings()
+    if held or fast_send.applies(conf.broker_url):
+        return conf
+    return celery_app().conf  # type: ignore[no-any-return]
 
 
 def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]:
@@ -121,25 +130,20 @@ def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]
 
 
 def _send(
-    app: Celery, ledger: Ledger, placing: list[PlacedOrder], how: Placement, *, keyed: bool
+    conf: BrokerSettings,
+    ledger: Ledger,
+    placing: list[PlacedOrder],
+    how: Placement,
+    *,
+    keyed: bool,
 ) -> Iterator[PlacedOrder]:
     """Publish the orders' messages; record the ones that never left as failed."""
-    menu = load_menu()
     sent: list[PlacedOrder] = []
-    announcer = event_sender(app, "waiter")
     try:
-        with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
-            for item in placing:
-                app.send_task(
-                    PREPARE_DISH,
-                    kwargs=item.order.model_dump(),
-                    task_id=item.order_id,
-                    queue=how.queue(menu[item.order.dish].station),
-                    producer=producer,
-                    event_dispatcher=announcer,
-                )
-                sent.append(item)
-                yield item
+        with redis_errors(conf.broker_url):
+            for batch in _publish(conf, placing, how):
+                sent.extend(batch)
+                yield from batch
     except RedisUnavailable as exc:
         if sent:
             raise RedisUnavailable(
@@ -154,8 +158,47 @@ def _send(
             _mark_unsent(ledger, placing[len(sent) :])
 
 
+def _publish(
+    conf: BrokerSettings, placing: list[PlacedOrder], how: Placement
+) -> Iterator[list[PlacedOrder]]:
+    """Send `kitchen.prepare_dish` for each order, yielding the orders as they are sent.
+
+    On a Redis broker the messages are pushed directly, a batch per round trip, exactly as
+    `send_task` would store them (waiter/fast_send.py); on any other, through `send_task`.
+    """
+    menu = load_menu()
+    queues = [how.queue(menu[item.order.dish].station) for item in placing]
+    if fast_send.applies(conf.broker_url):
+        client = bounded_client(conf, conf.broker_url)
+        pusher = fast_send.TaskPusher(client, PREPARE_DISH, "waiter")
+        for start in range(0, len(placing), fast_send.BATCH):
+            end = start + fast_send.BATCH
+            batch = placing[start:end]
+            pusher.push(
+                (
+                    (item.order_id, item.order.model_dump(), queue)
+                    for item, queue in zip(batch, queues[start:end], strict=True)
+                ),
+            )
+            yield batch
+        return
+    app = celery_app()
+    announcer = event_sender(app, "waiter")
+    with app.producer_or_acquire() as producer:
+        for item, queue in zip(placing, queues, strict=True):
+            app.send_task(
+                PREPARE_DISH,
+                kwargs=item.order.model_dump(),
+                task_id=item.order_id,
+                queue=queue,
+                producer=producer,
+                event_dispatcher=announcer,
+            )
+            yield [item]
+
+
 def _hold(
-    app: Celery, ledger: Ledger, placed: list[PlacedOrder], how: Placement
+    conf: BrokerSettings, ledger: Ledger, placed: list[PlacedOrder], how: Placement
 ) -> Iterator[PlacedOrder]:
     """Keep the orders in Redis until they fire; the broker never sees them before."""
     menu = load_menu()
@@ -171,7 +214,7 @@ def _hold(
         for item in placed
     ]
     try:
-        with redis_errors(app.conf.result_backend):
+        with redis_errors(conf.result_backend):
             Schedule(ledger.client).hold(held)
     except RedisUnavailable:
         _mark_unsent(ledger, placed)

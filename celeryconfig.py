@@ -69,9 +69,9 @@ broker_transport_options = {
     "visibility_timeout": visibility_timeout,
     "unacked_restore_interval": _restore_interval,
     "unacked_restore_throttle": 1,
-    # A Redis cook reads rush queues before the others (restaurant/routing.py); RabbitMQ
+    # A Redis cook reads rush queues before the others (restaurant/queue_order.py); RabbitMQ
     # ignores this and gets the same effect from one prefetch per queue (README).
-    "queue_order_strategy": "restaurant.routing:RushFirstCycle",
+    "queue_order_strategy": "restaurant.queue_order:RushFirstCycle",
     "socket_connect_timeout": _connect_timeout,
     "socket_timeout": _command_timeout,
 }

@@ -147,9 +147,18 @@ class Ledger:
     def record_many(self, events: Iterable[OrderEvent]) -> list[Recorded]:
         """Apply many events in one round trip."""
         with self.client.pipeline(transaction=False) as pipe:
-            for event in events:
-                self.record(event, client=pipe)
-            return [_recorded(reply) for reply in pipe.execute()]
+            return self.results(self.queue(events, pipe).execute())
+
+    def queue(self, events: Iterable[OrderEvent], pipe: Any) -> Any:
+        """Queue the events on a pipeline of this ledger's client, to be applied at `execute()`."""
+        for event in events:
+            self.record(event, client=pipe)
+        return pipe
+
+    @staticmethod
+    def results(replies: list[Any]) -> list[Recorded]:
+        """What the ledger did with each event of an executed pipeline (see `queue`)."""
+        return [_recorded(reply) for reply in replies]
 
     # --- Reading --------------------------------------------------------------------------
     def status(self, order_id: str) -> str | None:

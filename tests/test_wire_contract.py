@@ -120,7 +120,7 @@ def test_the_pushed_message_and_event_are_the_ones_send_task_stores(
             )
 
     def by_pusher() -> None:
-        fast_send.TaskPusher(client, PREPARE_DISH, "waiter").push([(task_id, kwargs, queue)])
+        fast_send.TaskPusher(client, PREPARE_DISH, "waiter").send([(task_id, kwargs, queue)])
 
     theirs, their_event, their_keys = capture(client, by_celery)
     ours, our_event, our_keys = capture(client, by_pusher)
@@ -177,8 +177,8 @@ def test_one_transaction_carries_a_batch_and_counts_the_clock(url: str) -> None:
     client = redis.Redis.from_url(url)
     pusher = fast_send.TaskPusher(client, PREPARE_DISH, "waiter")
     batch = [(str(uuid.uuid4()), ORDERS[0], "pasta") for _ in range(3)]
-    pusher.push(batch)
-    pusher.push(batch[:1])
+    pusher.send(batch)
+    pusher.send(batch[:1])
     # LPUSH: the first sent is the first a cook's BRPOP takes.
     queued = [json.loads(raw)["headers"]["id"] for raw in client.lrange("pasta", 0, -1)]
     assert queued[::-1] == [task_id for task_id, _, _ in [*batch, batch[0]]]

@@ -1,16 +1,17 @@
-"""Sending task messages straight to a Redis broker: one pipelined transaction per batch.
+"""Sending task messages straight to a Redis broker: one transaction per batch.
 
-What `app.send_task` would put in Redis, byte for byte in meaning (waiter/wire.py), without
-Celery's per-message publish path (about 1.2 ms each): an LPUSH per message, a PUBLISH per
-Flower `task-sent` event, and the queue's binding, the first time a queue is used.
+What `app.send_task` would put in Redis, the same in meaning (waiter/wire.py), without
+Celery's per-message publish path (about 1.2 ms each): the messages LPUSHed to their queue,
+a PUBLISH per Flower `task-sent` event, and the queue's binding the first time it is used.
 """
 
 import os
 import socket
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, NamedTuple
 
 import redis
+from redis.client import Pipeline
 
 import celeryconfig
 from restaurant.ledger import database_of
@@ -18,6 +19,15 @@ from waiter import wire
 
 #: Messages pushed per pipeline: one round trip each, a few hundred kilobytes.
 BATCH: Final = 1000
+
+#: PUBLISH each argument on the channel KEYS[1], in order: one command for a batch of events
+#: instead of one each (subscribers receive the same messages as from separate PUBLISHes).
+PUBLISH_EACH: Final = """
+for i = 1, #ARGV do
+  redis.call('PUBLISH', KEYS[1], ARGV[i])
+end
+return #ARGV
+"""
 
 #: Set WAITER_VIA_CELERY=1 to send every message through Celery's `send_task` instead.
 VIA_CELERY: Final = "WAITER_VIA_CELERY"
@@ -73,6 +83,17 @@ def applies(broker_url: str) -> bool:
     return not any(hasattr(celeryconfig, name) for name in _SHAPING_SETTINGS)
 
 
+class Encoded(NamedTuple):
+    """A task message built, not yet sent."""
+
+    task_id: str
+    queue: str
+    #: The message as the queue holds it.
+    message: str
+    #: Its `kwargsrepr` header as JSON, which its `task-sent` event repeats.
+    kwargsrepr: str
+
+
 class TaskPusher:
     """Pushes one task's messages, with their `task-sent` events, to one Redis broker."""
 
@@ -86,30 +107,48 @@ class TaskPusher:
         #: The event dispatcher's Lamport clock: one tick per event sent.
         self.clock = 0
         self._declared: set[str] = set()
+        self._publish_each = client.register_script(PUBLISH_EACH)
 
-    def push(self, orders: Iterable[tuple[str, Mapping[str, Any], str]]) -> None:
-        """Send the task once per (task id, kwargs, queue), all in one transaction.
+    def encode(self, task_id: str, kwargs: Mapping[str, Any], queue: str) -> Encoded:
+        """Build one message, ahead of sending it (nothing goes to Redis)."""
+        message, kwargsrepr = self.messages.message(task_id, kwargs, queue)
+        return Encoded(task_id, queue, message, kwargsrepr)
+
+    def send(self, orders: Iterable[tuple[str, Mapping[str, Any], str]]) -> None:
+        """Send the task once per (task id, kwargs, queue), all in one transaction."""
+        self.push([self.encode(*order) for order in orders])
+
+    def push(self, messages: Sequence[Encoded]) -> None:
+        """Push built messages, each with its `task-sent` event, in one transaction."""
+        with self.pipeline(messages) as pipe:
+            pipe.execute()
+
+    def pipeline(self, messages: Sequence[Encoded]) -> Pipeline:
+        """A transaction (not yet executed) that pushes the messages and their events.
 
         MULTI/EXEC: the batch reaches Redis whole or not at all, so that an error leaves
-        no doubt about which orders were sent.
+        no doubt about which orders were sent. Each queue's messages go in one LPUSH, in
+        order: the first sent is the first a cook's BRPOP takes, as with one LPUSH each.
         """
-        queues: set[str] = set()
-        clock = self.clock
+        pipe = self.client.pipeline(transaction=True)
+        queued: dict[str, list[str]] = {}
         offset = wire.utcoffset()
-        with self.client.pipeline(transaction=True) as pipe:
-            for task_id, kwargs, queue in orders:
-                if queue not in self._declared and queue not in queues:
-                    # What declaring the queue does, once per producer, as send_task does.
-                    member = wire.binding(queue)
-                    for key in wire.BINDING_KEYS:
-                        pipe.sadd(key.format(exchange=queue), member)
-                    queues.add(queue)
-                message, kwargsrepr = self.messages.message(task_id, kwargs, queue)
-                pipe.lpush(queue, message)
-                if self.events:
-                    clock += 1
-                    event = self.messages.sent_event(task_id, kwargsrepr, queue, clock, offset)
-                    pipe.publish(self.topic, event)
-            pipe.execute()
-        self.clock = clock
-        self._declared |= queues
+        for item in messages:
+            if item.queue not in self._declared:
+                # What declaring the queue does, once per producer, as send_task does.
+                member = wire.binding(item.queue)
+                for key in wire.BINDING_KEYS:
+                    pipe.sadd(key.format(exchange=item.queue), member)
+                self._declared.add(item.queue)
+            queued.setdefault(item.queue, []).append(item.message)
+        for queue, bodies in queued.items():
+            pipe.lpush(queue, *bodies)
+        if self.events:
+            events = []
+            for task_id, queue, _, kwargsrepr in messages:
+                self.clock += 1
+                events.append(
+                    self.messages.sent_event(task_id, kwargsrepr, queue, self.clock, offset)
+                )
+            self._publish_each(keys=[self.topic], args=events, client=pipe)
+        return pipe

@@ -3,12 +3,13 @@
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any, Final
 
 import redis
 
 from restaurant.claims import Claims
 from restaurant.events import Kind, make_event
-from restaurant.ledger import Ledger, OrderRecord
+from restaurant.ledger import Ledger, OrderRecord, Recorded
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
@@ -19,6 +20,10 @@ from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, RedisUnavailable
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
+from waiter.relay import overlapped
+
+#: Orders per pipeline: to the ledger, and to the queue.
+BATCH: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,9 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     conf = _settings(held=how.held)
     check_reachable(conf)
     ledger = open_ledger(conf)
-    menu = load_menu()
     keyed = [ticket for ticket in tickets if ticket.key]
+    pusher = _pusher(conf, how)
+    encoded: dict[str, fast_send.Encoded] = {}
     with redis_errors(conf.result_backend):
         known = _known_orders(ledger, keyed)
         verdicts: dict[str, str] = {}
@@ -63,21 +69,8 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
             ids = [ticket.order_id for ticket in keyed]
             verdicts = dict(zip(ids, Claims(ledger.client).claim_sending(ids), strict=True))
         entering = [ticket for ticket in tickets if verdicts.get(ticket.order_id, "mine") == "mine"]
-        results = ledger.record_many(
-            make_event(
-                how.first_event,
-                ticket.order_id,
-                table=ticket.order.table,
-                dish=ticket.order.dish,
-                station=menu[ticket.order.dish].station,
-                note=ticket.order.note,
-                time=ticket.order.ordered_at,
-                **how.event_fields(),
-            )
-            for ticket in entering
-        )
-        pairs = zip(entering, results, strict=True)
-        recorded = {ticket.order_id: result for ticket, result in pairs}
+        results = _enter(ledger, entering, how, pusher, encoded)
+        recorded = dict(zip([ticket.order_id for ticket in entering], results, strict=True))
     placing: list[PlacedOrder] = []
     for ticket in tickets:
         order_id, order = ticket.order_id, ticket.order
@@ -97,7 +90,56 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     if how.held:
         yield from _hold(conf, ledger, placing, how)
     else:
-        yield from _send(conf, ledger, placing, how, keyed=bool(keyed))
+        sender = (pusher, encoded) if pusher else None
+        yield from _send(conf, ledger, placing, how, keyed=bool(keyed), pusher=sender)
+
+
+def _enter(
+    ledger: Ledger,
+    tickets: list[Ticket],
+    how: Placement,
+    pusher: fast_send.TaskPusher | None,
+    encoded: dict[str, fast_send.Encoded],
+) -> list[Recorded]:
+    """Record each order's first event in the ledger, a pipeline per batch; return the results.
+
+    With a pusher, each batch's task messages are built into `encoded` while its events run
+    in Redis (nothing is sent: only once the ledger has every order does sending begin).
+    """
+    menu = load_menu()
+    batches = [tickets[start : start + BATCH] for start in range(0, len(tickets), BATCH)]
+
+    def pipelines() -> Iterator[Any]:
+        for batch in batches:
+            events = (
+                make_event(
+                    how.first_event,
+                    ticket.order_id,
+                    table=ticket.order.table,
+                    dish=ticket.order.dish,
+                    station=menu[ticket.order.dish].station,
+                    note=ticket.order.note,
+                    time=ticket.order.ordered_at,
+                    **how.event_fields(),
+                )
+                for ticket in batch
+            )
+            yield ledger.queue(events, ledger.client.pipeline(transaction=False))
+            # Resumed while that pipeline is in flight.
+            if pusher is not None:
+                for ticket in batch:
+                    queue = how.queue(menu[ticket.order.dish].station)
+                    kwargs = ticket.order.model_dump()
+                    encoded[ticket.order_id] = pusher.encode(ticket.order_id, kwargs, queue)
+
+    return [result for replies in overlapped(pipelines()) for result in ledger.results(replies)]
+
+
+def _pusher(conf: BrokerSettings, how: Placement) -> fast_send.TaskPusher | None:
+    """What pushes the messages straight to a Redis broker, or None to use send_task."""
+    if how.held or not fast_send.applies(conf.broker_url):
+        return None
+    return fast_send.TaskPusher(bounded_client(conf, conf.broker_url), PREPARE_DISH, "waiter")
 
 
 def _settings(*, held: bool) -> BrokerSettings:
@@ -136,12 +178,14 @@ def _send(
     how: Placement,
     *,
     keyed: bool,
+    pusher: tuple[fast_send.TaskPusher, dict[str, fast_send.Encoded]] | None,
 ) -> Iterator[PlacedOrder]:
     """Publish the orders' messages; record the ones that never left as failed."""
     sent: list[PlacedOrder] = []
     try:
         with redis_errors(conf.broker_url):
-            for batch in _publish(conf, placing, how):
+            batches = _push(placing, *pusher) if pusher else _send_tasks(placing, how)
+            for batch in batches:
                 sent.extend(batch)
                 yield from batch
     except RedisUnavailable as exc:
@@ -158,39 +202,33 @@ def _send(
             _mark_unsent(ledger, placing[len(sent) :])
 
 
-def _publish(
-    conf: BrokerSettings, placing: list[PlacedOrder], how: Placement
+def _push(
+    placing: list[PlacedOrder], pusher: fast_send.TaskPusher, encoded: dict[str, fast_send.Encoded]
 ) -> Iterator[list[PlacedOrder]]:
-    """Send `kitchen.prepare_dish` for each order, yielding the orders as they are sent.
+    """Push the built messages straight to the Redis broker, a transaction per batch.
 
-    On a Redis broker the messages are pushed directly, a batch per round trip, exactly as
-    `send_task` would store them (waiter/fast_send.py); on any other, through `send_task`.
+    Each batch is yielded once Redis has taken it; the next is built meanwhile.
     """
+    batches = [placing[start : start + BATCH] for start in range(0, len(placing), BATCH)]
+    transactions = (
+        pusher.pipeline([encoded[item.order_id] for item in batch]) for batch in batches
+    )
+    for batch, _ in zip(batches, overlapped(transactions), strict=True):
+        yield batch
+
+
+def _send_tasks(placing: list[PlacedOrder], how: Placement) -> Iterator[list[PlacedOrder]]:
+    """Send each order through Celery's send_task (any broker but plain Redis)."""
     menu = load_menu()
-    queues = [how.queue(menu[item.order.dish].station) for item in placing]
-    if fast_send.applies(conf.broker_url):
-        client = bounded_client(conf, conf.broker_url)
-        pusher = fast_send.TaskPusher(client, PREPARE_DISH, "waiter")
-        for start in range(0, len(placing), fast_send.BATCH):
-            end = start + fast_send.BATCH
-            batch = placing[start:end]
-            pusher.push(
-                (
-                    (item.order_id, item.order.model_dump(), queue)
-                    for item, queue in zip(batch, queues[start:end], strict=True)
-                ),
-            )
-            yield batch
-        return
     app = celery_app()
     announcer = event_sender(app, "waiter")
     with app.producer_or_acquire() as producer:
-        for item, queue in zip(placing, queues, strict=True):
+        for item in placing:
             app.send_task(
                 PREPARE_DISH,
                 kwargs=item.order.model_dump(),
                 task_id=item.order_id,
-                queue=queue,
+                queue=how.queue(menu[item.order.dish].station),
                 producer=producer,
                 event_dispatcher=announcer,
             )

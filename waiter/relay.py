@@ -1,7 +1,7 @@
 """Running Redis pipelines on a background thread while the caller builds the next one."""
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
@@ -11,7 +11,7 @@ from redis.client import Pipeline
 SWITCH_INTERVAL: Final = 0.0005
 
 
-def overlapped(pipelines: Iterable[Pipeline]) -> Iterator[list[Any]]:
+def overlapped(pipelines: Iterable[Pipeline]) -> Generator[list[Any], None, None]:
     """Execute each pipeline in turn and yield its replies, in order.
 
     While one pipeline is on its way to Redis and back, the next is taken from `pipelines`

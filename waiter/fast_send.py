@@ -17,9 +17,6 @@ import celeryconfig
 from restaurant.ledger import database_of
 from waiter import wire
 
-#: Messages pushed per pipeline: one round trip each, a few hundred kilobytes.
-BATCH: Final = 1000
-
 #: PUBLISH each argument on the channel KEYS[1], in order: one command for a batch of events
 #: instead of one each (subscribers receive the same messages as from separate PUBLISHes).
 PUBLISH_EACH: Final = """

@@ -22,8 +22,8 @@ from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
 from waiter.relay import overlapped
 
-#: Orders per pipeline: to the ledger, and to the queue.
-BATCH: Final = 1000
+#: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
+BATCH: Final = 2000
 
 
 @dataclass(frozen=True)

@@ -216,20 +216,33 @@ def _b64(text: str) -> str:
 
 
 def _tag() -> str:
-    """A delivery tag shaped as kombu makes it (a random UUID), as JSON.
+    """A delivery tag shaped as kombu makes it (a random version 4 UUID), as JSON.
 
     A tag only has to be unique among unacknowledged messages, not unguessable: drawn from
     Python's generator (seeded from the system's), not one system call per tag like uuid4.
     """
-    return f'"{uuid.UUID(int=_TAGS.getrandbits(128), version=4)}"'
+    text = f"{_TAGS.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f'"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"'
 
 
 _TAGS: Final = random.Random()
+#: The bits of a UUID's variant and version fields, and their values for version 4.
+_UUID4_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET: Final = (0x8000 << 48) | (4 << 76)
 
 
 def kwargs_repr(kwargs: Mapping[str, Any], maxlen: int = REPR_MAXSIZE) -> str:
     """Celery's `saferepr(kwargs, 1024)` for a flat mapping of text, numbers and None."""
-    whole = "{" + ", ".join(f"{_text_repr(k, 0)}: {_value_repr(v, 0)}" for k, v in kwargs.items())
+    pieces = []
+    for key, value in kwargs.items():
+        if isinstance(value, str):
+            shown = "'" + value.replace("'", "\\'") + "'"
+        elif value is None or isinstance(value, bool | int | float):
+            shown = str(value)
+        else:
+            raise TypeError(f"cannot represent {type(value).__name__} like Celery's saferepr")
+        pieces.append("'" + key.replace("'", "\\'") + "': " + shown)
+    whole = "{" + ", ".join(pieces)
     if len(whole) < maxlen:
         # Short enough that saferepr cuts nothing.
         return whole + "}"

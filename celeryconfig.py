@@ -3,8 +3,6 @@
 Print the effective settings with `python -m celeryconfig`.
 """
 
-from kombu.utils.url import maybe_sanitize_url
-
 from restaurant.env import env_float, env_int, env_str
 from restaurant.names import ORDERS_QUEUE
 
@@ -71,9 +69,9 @@ broker_transport_options = {
     "visibility_timeout": visibility_timeout,
     "unacked_restore_interval": _restore_interval,
     "unacked_restore_throttle": 1,
-    # A Redis cook reads rush queues before the others (restaurant/routing.py); RabbitMQ
+    # A Redis cook reads rush queues before the others (restaurant/queue_order.py); RabbitMQ
     # ignores this and gets the same effect from one prefetch per queue (README).
-    "queue_order_strategy": "restaurant.routing:RushFirstCycle",
+    "queue_order_strategy": "restaurant.queue_order:RushFirstCycle",
     "socket_connect_timeout": _connect_timeout,
     "socket_timeout": _command_timeout,
 }
@@ -113,6 +111,9 @@ result_backend_always_retry = False
 
 def _show() -> None:
     """Print the effective settings, with passwords masked."""
+    # Imported here: the waiter reads these settings without loading kombu (it starts faster).
+    from kombu.utils.url import maybe_sanitize_url  # noqa: PLC0415
+
     settings = {
         name: value
         for name, value in sorted(globals().items())

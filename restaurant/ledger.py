@@ -184,6 +184,17 @@ class Ledger:
 
         return recorded(run_together(self.client, queue, self.scripts)[0])
 
+    def queue(self, events: Iterable[OrderEvent], pipe: Any) -> Any:
+        """Queue the events on a pipeline of this ledger's client, to be applied at `execute()`."""
+        for event in events:
+            self.record(event, client=pipe)
+        return pipe
+
+    @staticmethod
+    def results(replies: list[Any]) -> list[Recorded]:
+        """What the ledger did with each event of an executed pipeline (see `queue`)."""
+        return [recorded(reply) for reply in replies]
+
     # --- Reading --------------------------------------------------------------------------
     def status(self, order_id: str) -> str | None:
         """Return the order's status, or None if the ledger does not know it."""

@@ -1,8 +1,10 @@
-"""Which queue an order travels in, and the order in which a Redis cook reads its queues."""
+"""Which queue an order travels in, and the order in which a Redis cook reads its queues.
+
+Free of kombu, so that the waiter starts without it; kombu's queue cycle that reads rush
+queues first is in restaurant/queue_order.py.
+"""
 
 from collections.abc import Iterable
-
-from kombu.utils.scheduling import round_robin_cycle
 
 from restaurant.names import RUSH_SUFFIX
 
@@ -22,18 +24,3 @@ def rush_first(names: Iterable[str]) -> list[str]:
     names = list(names)
     rush = [station_queue(name, rush=True) for name in names if not is_rush_queue(name)]
     return list(dict.fromkeys([*[name for name in names if is_rush_queue(name)], *rush, *names]))
-
-
-class RushFirstCycle(round_robin_cycle):
-    """kombu's Redis queue order: rush queues before all others, round robin within each kind.
-
-    The Redis transport asks for the queues in this order with one BRPOP, which returns from
-    the first non-empty one: a rush order is always taken before an ordinary one, and stations
-    of one kind still take turns, so a busy grill does not starve the pastry station.
-    (Set as `queue_order_strategy` in celeryconfig.)
-    """
-
-    def consume(self, n: int) -> list[str]:
-        """Return the first `n` queues to read, rush ones first."""
-        items: list[str] = self.items[:n]
-        return sorted(items, key=lambda name: not is_rush_queue(name))

@@ -1,28 +1,33 @@
 """Placing, reading and cancelling orders: Celery by task name only, and the order ledger."""
 
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
+from typing import TYPE_CHECKING
 
 import redis
-from celery import Celery
-from kombu.exceptions import OperationalError
-from kombu.utils.url import maybe_sanitize_url
 
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger, OrderRecord
 from restaurant.schedule import Schedule
+from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
-from waiter.firing import restore, send_held
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 @cache
-def celery_app() -> Celery:
+def celery_app() -> "Celery":
     """Return the waiter's own Celery app, configured from celeryconfig like the kitchen's."""
+    # Imported here: placing orders on a Redis broker needs no Celery (waiter/fast_send.py).
+    from celery import Celery  # noqa: PLC0415
+
     app = Celery("waiter")
     app.config_from_object("celeryconfig")
     # The waiter reports errors itself, in one line; Celery's and kombu's log lines would
@@ -35,10 +40,10 @@ def celery_app() -> Celery:
 @contextmanager
 def redis_errors(url: str) -> Iterator[None]:
     """Turn a broken or refusing Redis into RedisUnavailable naming `url` without its password."""
-    where = maybe_sanitize_url(url)
     try:
         yield
     except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
+        where = _sanitized(url)
         text = str(exc)
         if "NOAUTH" in text or "HELLO must be called" in text:
             raise RedisUnavailable(
@@ -48,44 +53,59 @@ def redis_errors(url: str) -> Iterator[None]:
             raise RedisUnavailable(f"Redis at {where} refused our credentials: {text}") from None
         raise
     except redis.exceptions.InvalidResponse:
-        raise RedisUnavailable(f"the server at {where} does not answer like Redis") from None
-    except (
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        OperationalError,
-        OSError,
-    ) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {where}: {first_line(exc)}") from None
+        raise RedisUnavailable(
+            f"the server at {_sanitized(url)} does not answer like Redis"
+        ) from None
+    except _unreachable() as exc:
+        raise RedisUnavailable(
+            f"cannot reach Redis at {_sanitized(url)}: {first_line(exc)}"
+        ) from None
 
 
-def check_reachable(app: Celery) -> None:
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The errors that mean Redis is out of reach; kombu's only if kombu is loaded at all."""
+    errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+    kombu = sys.modules.get("kombu.exceptions")
+    return (*errors, kombu.OperationalError) if kombu is not None else errors
+
+
+def _sanitized(url: str) -> str:
+    """The URL with its password masked, as kombu shows it (kombu loaded only for an error)."""
+    from kombu.utils.url import maybe_sanitize_url  # noqa: PLC0415
+
+    return str(maybe_sanitize_url(url))
+
+
+def check_reachable(conf: BrokerSettings) -> None:
     """Ping the broker and the result backend, each bounded by REDIS_CONNECT_TIMEOUT.
 
     Celery's own clients retry with their own policies and can take half a minute to give up
     on a silent server; this answers within twice the connect timeout.
     """
-    for url in dict.fromkeys((app.conf.result_backend, app.conf.broker_url)):
+    for url in dict.fromkeys((conf.result_backend, conf.broker_url)):
         if not url.startswith(("redis://", "rediss://", "unix://")):
             continue
-        with redis_errors(url), bounded_client(app, url) as client:
+        with redis_errors(url), bounded_client(conf, url) as client:
             client.ping()
 
 
-def bounded_client(app: Celery, url: str, name: str = "waiter") -> redis.Redis:
+def bounded_client(conf: BrokerSettings, url: str, name: str = "waiter") -> redis.Redis:
     """A Redis client that gives up after the connect timeout, without retrying."""
-    return bounded_redis(url, app.conf.broker_connection_timeout, name)
+    return bounded_redis(url, conf.broker_connection_timeout, name)
 
 
-def open_ledger(app: Celery, name: str = "waiter") -> Ledger:
+def open_ledger(conf: BrokerSettings, name: str = "waiter") -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
-    return Ledger.from_settings(bounded_client(app, app.conf.result_backend, name))
+    return Ledger.from_settings(bounded_client(conf, conf.result_backend, name))
 
 
 def fire_course(table: int, course: int) -> list[str]:
     """Send every held dish of one table's course to the kitchen; return their order ids."""
+    from waiter.firing import restore, send_held  # noqa: PLC0415  (it needs Celery)
+
     app = celery_app()
-    check_reachable(app)
-    ledger = open_ledger(app)
+    check_reachable(app.conf)
+    ledger = open_ledger(app.conf)
     schedule = Schedule(ledger.client)
     with redis_errors(app.conf.result_backend):
         claimed = schedule.claim_course(table, course, time.time())
@@ -107,9 +127,9 @@ def fire_course(table: int, course: int) -> list[str]:
 def order_record(order_id: str) -> OrderRecord:
     """Read an order and its history from the ledger."""
     check_order_id(order_id)
-    app = celery_app()
-    with redis_errors(app.conf.result_backend):
-        record = open_ledger(app).order(order_id)
+    conf = read_settings()
+    with redis_errors(conf.result_backend):
+        record = open_ledger(conf).order(order_id)
     if record is None:
         raise OrderNotFound(f"no order {order_id} (never placed, or its record has expired)")
     return record
@@ -117,9 +137,9 @@ def order_record(order_id: str) -> OrderRecord:
 
 def list_orders(table: int | None, open_only: bool, limit: int) -> list[OrderRecord]:
     """List open or recent orders from the ledger, oldest first."""
-    app = celery_app()
-    with redis_errors(app.conf.result_backend):
-        return open_ledger(app).orders(table=table, open_only=open_only, limit=limit)
+    conf = read_settings()
+    with redis_errors(conf.result_backend):
+        return open_ledger(conf).orders(table=table, open_only=open_only, limit=limit)
 
 
 def cancel_order(order_id: str) -> OrderRecord:
@@ -129,9 +149,9 @@ def cancel_order(order_id: str) -> OrderRecord:
     cooking, so a queued order is never cooked and one on the stove stops within a moment.
     """
     check_order_id(order_id)
-    app = celery_app()
-    with redis_errors(app.conf.result_backend):
-        ledger = open_ledger(app)
+    conf = read_settings()
+    with redis_errors(conf.result_backend):
+        ledger = open_ledger(conf)
         before = ledger.order(order_id, with_history=False)
         recorded = ledger.record(
             make_event(Kind.CANCELLED, order_id, reason="cancelled by the waiter")

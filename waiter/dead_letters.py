@@ -34,7 +34,7 @@ def failed_orders(limit: int) -> tuple[int, list[DeadLetter]]:
     """Return how many dead letters there are, and the newest `limit` of them (oldest first)."""
     app = celery_app()
     with redis_errors(app.conf.result_backend):
-        letters = DeadLetters(open_ledger(app).client)
+        letters = DeadLetters(open_ledger(app.conf).client)
         return letters.count(), letters.newest(limit)
 
 
@@ -42,7 +42,7 @@ def purge_failed(order_ids: list[str]) -> int:
     """Delete these dead letters (the ones the user was shown); return how many went."""
     app = celery_app()
     with redis_errors(app.conf.result_backend):
-        return DeadLetters(open_ledger(app).client).remove(order_ids)
+        return DeadLetters(open_ledger(app.conf).client).remove(order_ids)
 
 
 def retry_order(order_id: str) -> Retried:
@@ -55,8 +55,8 @@ def retry_order(order_id: str) -> Retried:
     """
     check_order_id(order_id)
     app = celery_app()
-    check_reachable(app)
-    ledger = open_ledger(app)
+    check_reachable(app.conf)
+    ledger = open_ledger(app.conf)
     with redis_errors(app.conf.result_backend):
         letter = DeadLetters(ledger.client).get(order_id)
         record = ledger.order(order_id, with_history=False)

@@ -2,15 +2,16 @@
 
 import socket
 from dataclasses import dataclass
-from typing import Any
-
-from celery import Celery
+from typing import TYPE_CHECKING, Any
 
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
 from restaurant.names import PREPARE_DISH
 from restaurant.routing import station_queue
 from restaurant.schedule import HeldOrder, Schedule
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Placement:
         return station_queue(station, rush=self.rush)
 
 
-def event_sender(app: Celery, sender: str) -> Any:
+def event_sender(app: "Celery", sender: str) -> Any:
     """Flower's announcer of the orders this program sends: one steady name per host.
 
     Without it every run (or pool process) would send task-sent events as a new
@@ -54,7 +55,7 @@ def event_sender(app: Celery, sender: str) -> Any:
 
 
 def send_held(
-    app: Celery, ledger: Ledger, orders: list[HeldOrder], sender: str, handled: set[str]
+    app: "Celery", ledger: Ledger, orders: list[HeldOrder], sender: str, handled: set[str]
 ) -> list[str]:
     """Send claimed held orders to the kitchen, except cancelled ones; return the ids sent.
 

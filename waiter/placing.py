@@ -3,21 +3,27 @@
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any, Final
 
 import redis
-from celery import Celery
 
 from restaurant.claims import Claims
 from restaurant.events import Kind, make_event
-from restaurant.ledger import Ledger, OrderRecord
+from restaurant.ledger import Ledger, OrderRecord, Recorded
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
 from restaurant.schedule import HeldOrder, Schedule
-from waiter.client import celery_app, check_reachable, open_ledger, redis_errors
+from waiter import fast_send
+from waiter.client import bounded_client, celery_app, check_reachable, open_ledger, redis_errors
+from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, RedisUnavailable
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
+from waiter.relay import overlapped
+
+#: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
+BATCH: Final = 2000
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,13 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     event the ledger takes.
     """
     how = how or Placement()
-    app = celery_app()
-    check_reachable(app)
-    ledger = open_ledger(app)
-    menu = load_menu()
+    conf = _settings(held=how.held)
+    check_reachable(conf)
+    ledger = open_ledger(conf)
     keyed = [ticket for ticket in tickets if ticket.key]
-    with redis_errors(app.conf.result_backend):
+    pusher = _pusher(conf, how)
+    encoded: dict[str, fast_send.Encoded] = {}
+    with redis_errors(conf.result_backend):
         known = _known_orders(ledger, keyed)
         verdicts: dict[str, str] = {}
         if keyed and not how.held:
@@ -62,21 +69,8 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
             ids = [ticket.order_id for ticket in keyed]
             verdicts = dict(zip(ids, Claims(ledger.client).claim_sending(ids), strict=True))
         entering = [ticket for ticket in tickets if verdicts.get(ticket.order_id, "mine") == "mine"]
-        results = ledger.record_many(
-            make_event(
-                how.first_event,
-                ticket.order_id,
-                table=ticket.order.table,
-                dish=ticket.order.dish,
-                station=menu[ticket.order.dish].station,
-                note=ticket.order.note,
-                time=ticket.order.ordered_at,
-                **how.event_fields(),
-            )
-            for ticket in entering
-        )
-        pairs = zip(entering, results, strict=True)
-        recorded = {ticket.order_id: result for ticket, result in pairs}
+        results = _enter(ledger, entering, how, pusher, encoded)
+        recorded = dict(zip([ticket.order_id for ticket in entering], results, strict=True))
     placing: list[PlacedOrder] = []
     for ticket in tickets:
         order_id, order = ticket.order_id, ticket.order
@@ -94,9 +88,66 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
             status = record.status if record is not None else None
             yield PlacedOrder(order_id, order, new=False, status=status or "pending")
     if how.held:
-        yield from _hold(app, ledger, placing, how)
+        yield from _hold(conf, ledger, placing, how)
     else:
-        yield from _send(app, ledger, placing, how, keyed=bool(keyed))
+        sender = (pusher, encoded) if pusher else None
+        yield from _send(conf, ledger, placing, how, keyed=bool(keyed), pusher=sender)
+
+
+def _enter(
+    ledger: Ledger,
+    tickets: list[Ticket],
+    how: Placement,
+    pusher: fast_send.TaskPusher | None,
+    encoded: dict[str, fast_send.Encoded],
+) -> list[Recorded]:
+    """Record each order's first event in the ledger, a pipeline per batch; return the results.
+
+    With a pusher, each batch's task messages are built into `encoded` while its events run
+    in Redis (nothing is sent: only once the ledger has every order does sending begin).
+    """
+    menu = load_menu()
+    batches = [tickets[start : start + BATCH] for start in range(0, len(tickets), BATCH)]
+
+    def pipelines() -> Iterator[Any]:
+        for batch in batches:
+            events = (
+                make_event(
+                    how.first_event,
+                    ticket.order_id,
+                    table=ticket.order.table,
+                    dish=ticket.order.dish,
+                    station=menu[ticket.order.dish].station,
+                    note=ticket.order.note,
+                    time=ticket.order.ordered_at,
+                    **how.event_fields(),
+                )
+                for ticket in batch
+            )
+            yield ledger.queue(events, ledger.client.pipeline(transaction=False))
+            # Resumed while that pipeline is in flight.
+            if pusher is not None:
+                for ticket in batch:
+                    queue = how.queue(menu[ticket.order.dish].station)
+                    kwargs = ticket.order.model_dump()
+                    encoded[ticket.order_id] = pusher.encode(ticket.order_id, kwargs, queue)
+
+    return [result for replies in overlapped(pipelines()) for result in ledger.results(replies)]
+
+
+def _pusher(conf: BrokerSettings, how: Placement) -> fast_send.TaskPusher | None:
+    """What pushes the messages straight to a Redis broker, or None to use send_task."""
+    if how.held or not fast_send.applies(conf.broker_url):
+        return None
+    return fast_send.TaskPusher(bounded_client(conf, conf.broker_url), PREPARE_DISH, "waiter")
+
+
+def _settings(*, held: bool) -> BrokerSettings:
+    """Celery's settings: read directly when no Celery is needed, else from the Celery app."""
+    conf = read_settings()
+    if held or fast_send.applies(conf.broker_url):
+        return conf
+    return celery_app().conf  # type: ignore[no-any-return]
 
 
 def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]:
@@ -121,25 +172,22 @@ def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]
 
 
 def _send(
-    app: Celery, ledger: Ledger, placing: list[PlacedOrder], how: Placement, *, keyed: bool
+    conf: BrokerSettings,
+    ledger: Ledger,
+    placing: list[PlacedOrder],
+    how: Placement,
+    *,
+    keyed: bool,
+    pusher: tuple[fast_send.TaskPusher, dict[str, fast_send.Encoded]] | None,
 ) -> Iterator[PlacedOrder]:
     """Publish the orders' messages; record the ones that never left as failed."""
-    menu = load_menu()
     sent: list[PlacedOrder] = []
-    announcer = event_sender(app, "waiter")
     try:
-        with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
-            for item in placing:
-                app.send_task(
-                    PREPARE_DISH,
-                    kwargs=item.order.model_dump(),
-                    task_id=item.order_id,
-                    queue=how.queue(menu[item.order.dish].station),
-                    producer=producer,
-                    event_dispatcher=announcer,
-                )
-                sent.append(item)
-                yield item
+        with redis_errors(conf.broker_url):
+            batches = _push(placing, *pusher) if pusher else _send_tasks(placing, how)
+            for batch in batches:
+                sent.extend(batch)
+                yield from batch
     except RedisUnavailable as exc:
         if sent:
             raise RedisUnavailable(
@@ -154,8 +202,41 @@ def _send(
             _mark_unsent(ledger, placing[len(sent) :])
 
 
+def _push(
+    placing: list[PlacedOrder], pusher: fast_send.TaskPusher, encoded: dict[str, fast_send.Encoded]
+) -> Iterator[list[PlacedOrder]]:
+    """Push the built messages straight to the Redis broker, a transaction per batch.
+
+    Each batch is yielded once Redis has taken it; the next is built meanwhile.
+    """
+    batches = [placing[start : start + BATCH] for start in range(0, len(placing), BATCH)]
+    transactions = (
+        pusher.pipeline([encoded[item.order_id] for item in batch]) for batch in batches
+    )
+    for batch, _ in zip(batches, overlapped(transactions), strict=True):
+        yield batch
+
+
+def _send_tasks(placing: list[PlacedOrder], how: Placement) -> Iterator[list[PlacedOrder]]:
+    """Send each order through Celery's send_task (any broker but plain Redis)."""
+    menu = load_menu()
+    app = celery_app()
+    announcer = event_sender(app, "waiter")
+    with app.producer_or_acquire() as producer:
+        for item in placing:
+            app.send_task(
+                PREPARE_DISH,
+                kwargs=item.order.model_dump(),
+                task_id=item.order_id,
+                queue=how.queue(menu[item.order.dish].station),
+                producer=producer,
+                event_dispatcher=announcer,
+            )
+            yield [item]
+
+
 def _hold(
-    app: Celery, ledger: Ledger, placed: list[PlacedOrder], how: Placement
+    conf: BrokerSettings, ledger: Ledger, placed: list[PlacedOrder], how: Placement
 ) -> Iterator[PlacedOrder]:
     """Keep the orders in Redis until they fire; the broker never sees them before."""
     menu = load_menu()
@@ -171,7 +252,7 @@ def _hold(
         for item in placed
     ]
     try:
-        with redis_errors(app.conf.result_backend):
+        with redis_errors(conf.result_backend):
             Schedule(ledger.client).hold(held)
     except RedisUnavailable:
         _mark_unsent(ledger, placed)

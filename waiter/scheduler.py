@@ -31,7 +31,7 @@ class Scheduler:
     def __init__(self, interval: float, lost_after: float) -> None:
         self.interval = interval
         self.app = celery_app()
-        self.ledger = open_ledger(self.app, name="scheduler")
+        self.ledger = open_ledger(self.app.conf, name="scheduler")
         self.schedule = Schedule(self.ledger.client)
         self.stopping = False
         self.lost_after = lost_after
@@ -39,7 +39,7 @@ class Scheduler:
         # Only a Redis broker can lose a message between taking it and recording it.
         broker = str(self.app.conf.broker_url)
         self.broker = (
-            bounded_client(self.app, broker, "scheduler")
+            bounded_client(self.app.conf, broker, "scheduler")
             if broker.startswith(("redis://", "rediss://", "unix://"))
             else None
         )

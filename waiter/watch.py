@@ -33,7 +33,7 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
     """
     app = celery_app()
     url = app.conf.result_backend
-    ledger = open_ledger(app)
+    ledger = open_ledger(app.conf)
     pending = set(order_ids)
     seen: dict[str, int] = {}
     deadline = time.monotonic() + timeout
@@ -86,7 +86,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     failures = 0
     with redis_errors(url):
         while True:
-            ledger = open_ledger(app, name="waiter-watch")
+            ledger = open_ledger(app.conf, name="waiter-watch")
             channel = ledger.channel(table=table, order_id=order_id)
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:

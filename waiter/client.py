@@ -85,13 +85,22 @@ def check_reachable(conf: BrokerSettings) -> None:
     for url in dict.fromkeys((conf.result_backend, conf.broker_url)):
         if not url.startswith(("redis://", "rediss://", "unix://")):
             continue
-        with redis_errors(url), bounded_client(conf, url) as client:
-            client.ping()
+        with redis_errors(url):
+            bounded_client(conf, url).ping()
 
 
 def bounded_client(conf: BrokerSettings, url: str, name: str = "waiter") -> redis.Redis:
-    """A Redis client that gives up after the connect timeout, without retrying."""
-    return bounded_redis(url, conf.broker_connection_timeout, name)
+    """A Redis client that gives up after the connect timeout, without retrying.
+
+    One per URL and name in a process: the ping that checks Redis, the ledger and the queue
+    share its connection instead of opening one each.
+    """
+    return _shared_client(url, float(conf.broker_connection_timeout), name)
+
+
+@cache
+def _shared_client(url: str, timeout: float, name: str) -> redis.Redis:
+    return bounded_redis(url, timeout, name)
 
 
 def open_ledger(conf: BrokerSettings, name: str = "waiter") -> Ledger:

@@ -20,7 +20,7 @@ from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, RedisUnavailable
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
-from waiter.relay import overlapped
+from waiter.relay import relayed
 
 #: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
 BATCH: Final = 2000
@@ -132,7 +132,8 @@ def _enter(
                     kwargs = ticket.order.model_dump()
                     encoded[ticket.order_id] = pusher.encode(ticket.order_id, kwargs, queue)
 
-    return [result for replies in overlapped(pipelines()) for result in ledger.results(replies)]
+    replies = relayed(pipelines(), len(batches))
+    return [result for reply in replies for result in ledger.results(reply)]
 
 
 def _pusher(conf: BrokerSettings, how: Placement) -> fast_send.TaskPusher | None:
@@ -213,7 +214,7 @@ def _push(
     transactions = (
         pusher.pipeline([encoded[item.order_id] for item in batch]) for batch in batches
     )
-    for batch, _ in zip(batches, overlapped(transactions), strict=True):
+    for batch, _ in zip(batches, relayed(transactions, len(batches)), strict=True):
         yield batch
 
 

@@ -1,7 +1,7 @@
 """Running Redis pipelines on a background thread while the caller builds the next one."""
 
 import sys
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
@@ -34,6 +34,18 @@ def overlapped(pipelines: Iterable[Pipeline]) -> Generator[list[Any], None, None
                 yield pending.result()
     finally:
         sys.setswitchinterval(interval)
+
+
+def relayed(pipelines: Iterable[Pipeline], count: int) -> Iterator[list[Any]]:
+    """Execute `count` pipelines in turn, yielding their replies: overlapped if more than one.
+
+    A single pipeline has nothing to overlap with; a thread to send it would only cost time.
+    """
+    if count > 1:
+        yield from overlapped(pipelines)
+        return
+    for pipe in pipelines:
+        yield _execute(pipe)
 
 
 def _execute(pipe: Pipeline) -> list[Any]:

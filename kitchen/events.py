@@ -3,7 +3,7 @@
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -81,20 +81,22 @@ class KitchenNews:
         kind: Kind,
         order_id: str,
         also: Callable[[Pipeline], None] | None = None,
+        earlier: Sequence[OrderEvent] = (),
         **fields: Any,
     ) -> Recorded | None:
         """Record and publish an outcome, trying again while Redis is unreachable.
 
-        What `also` queues on the pipeline (the task's result) goes in the same round trip.
+        The `earlier` events (progress not yet sent) go first and what `also` queues on the
+        pipeline (the task's result) after, all in the same round trip.
         Raises LedgerUnreachable when Redis stays away; any other refusal (a key of the wrong
         type) is logged and answered with None, as for `tell`: trying again would not help.
         """
         event = make_event(kind, order_id, **fields)
 
         def record() -> Recorded:
-            if also is None:
+            if also is None and not earlier:
                 return self.ledger.record(event)
-            return self.ledger.record_along(event, also)
+            return self.ledger.record_along(event, also, earlier=earlier)
 
         try:
             return self._retry.call_with_retry(record, _ignore)
@@ -126,31 +128,31 @@ class KitchenNews:
             return CookClaim("cook", "", 1, 1, guarded=False)
 
     def check_in(
-        self, lease: CookLease | None, progress: OrderEvent | None
+        self, lease: CookLease | None, progress: Sequence[OrderEvent]
     ) -> tuple[bool, str | None]:
-        """Keep the lease and record `progress`, in one round trip (either may be None).
+        """Keep the lease and record `progress`, in one round trip (either may be missing).
 
         Returns (the lease is still ours, the order's status if heard). Errors are logged and
         keep the dish going. A progress event sent by a cook whose lease has just passed to
         another is harmless: it ranks below every event of the newer delivery.
         """
-        if lease is None and progress is None:
+        if lease is None and not progress:
             return True, None
 
         def queue(pipe: Pipeline) -> None:
             if lease is not None:
                 lease.renew(client=pipe)
-            if progress is not None:
-                self.ledger.record(progress, client=pipe)
+            for event in progress:
+                self.ledger.record(event, client=pipe)
 
         scripts = [*self.claims.scripts, *self.ledger.scripts]
         try:
             replies = run_together(self.ledger.client, queue, scripts)
         except (redis.RedisError, OSError, ValueError) as exc:
-            order_id = lease.order_id if lease is not None else getattr(progress, "order_id", "")
+            order_id = lease.order_id if lease is not None else progress[0].order_id
             logger.warning("Could not renew or report order %s: %s", order_id, exc)
             return True, None
-        status = recorded(replies[-1]).status if progress is not None else None
+        status = recorded(replies[-1]).status if progress else None
         if lease is not None:
             held, detail = renewal(replies[0])
             if not held:

@@ -18,7 +18,7 @@ from kitchen.green import soft_time_limit
 from kitchen.retry import retry_delay
 from kitchen.stations import claim_station
 from restaurant.claims import CookClaim, CookLease
-from restaurant.events import Kind, make_event
+from restaurant.events import Kind, OrderEvent, make_event
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.menu import Dish
 from restaurant.names import PREPARE_DISH
@@ -30,6 +30,8 @@ _fallback_limits = get_kitchen().longest_limits()
 
 #: Progress is published each time the cooking passes another quarter.
 _PROGRESS_EVERY = 25
+#: Seconds of cooking before a step looks at the order again (lease, progress, cancel).
+_CHECK_IN_AFTER = 0.001
 #: Seconds between two looks at an order another cook holds.
 _WAIT_FOR_LEASE = 0.1
 
@@ -138,7 +140,15 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         "cook_seconds": cooked,
     }
     store = _result_writer(self, result)
-    news.tell_surely(Kind.READY, order_id, also=store, percent=100, cook_seconds=cooked, **where)
+    news.tell_surely(
+        Kind.READY,
+        order_id,
+        earlier=report.unsent,
+        also=store,
+        percent=100,
+        cook_seconds=cooked,
+        **where,
+    )
     logger.info("%s for table %d is ready.", dish.name, order.table)
     return result
 
@@ -267,7 +277,12 @@ def _claim(task: Task, news: KitchenNews, lease: CookLease, dish: Dish, order: O
 
 
 class _ProgressReport:
-    """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel."""
+    """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel.
+
+    A step that follows the last look at the order within _CHECK_IN_AFTER waits for the next
+    one: there is no lease to renew and no cancel to see yet. A dish of no time at all so
+    sends its progress with its `ready` event (`unsent`), in the same round trip.
+    """
 
     def __init__(
         self,
@@ -281,13 +296,20 @@ class _ProgressReport:
         self.where = where
         self.lease = lease
         self.next_report = _PROGRESS_EVERY
+        self.unsent: list[OrderEvent] = []
+        self.checked_in = time.monotonic()
 
     def __call__(self, percent: int) -> None:
-        progress = None
         if percent >= self.next_report:
             self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
-            progress = make_event(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
-        held, status = self.news.check_in(self.lease, progress)
+            self.unsent.append(
+                make_event(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
+            )
+        if time.monotonic() - self.checked_in < _CHECK_IN_AFTER:
+            return
+        held, status = self.news.check_in(self.lease, self.unsent)
+        self.unsent = []
+        self.checked_in = time.monotonic()
         if not held:
             raise CookReplaced("another cook")
         if status == "cancelled":

@@ -1,6 +1,6 @@
 """The order ledger in Redis: each order's state and history, kept in step with its events."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final, overload
@@ -175,14 +175,22 @@ class Ledger:
             reply if isinstance(reply, redis.RedisError) else recorded(reply) for reply in replies
         ]
 
-    def record_along(self, event: OrderEvent, also: Callable[[Pipeline], object]) -> Recorded:
-        """Apply `event` and run what `also` queues on the pipeline, in one round trip."""
+    def record_along(
+        self,
+        event: OrderEvent,
+        also: Callable[[Pipeline], object] | None = None,
+        earlier: Sequence[OrderEvent] = (),
+    ) -> Recorded:
+        """Apply `earlier`, then `event`, then run what `also` queues, in one round trip."""
 
         def queue(pipe: Pipeline) -> None:
+            for before in earlier:
+                self.record(before, client=pipe)
             self.record(event, client=pipe)
-            also(pipe)
+            if also is not None:
+                also(pipe)
 
-        return recorded(run_together(self.client, queue, self.scripts)[0])
+        return recorded(run_together(self.client, queue, self.scripts)[len(earlier)])
 
     def queue(self, events: Iterable[OrderEvent], pipe: Any) -> Any:
         """Queue the events on a pipeline of this ledger's client, to be applied at `execute()`."""

@@ -16,6 +16,7 @@ from tools.worker import KitchenWorker
 
 pytestmark = pytest.mark.e2e
 
+BENCH_MENU = Path(__file__).resolve().parent.parent / "bench" / "bench_menu.toml"
 NORMAL = ["created", "received", "preparing", "progress", "progress", "progress", "ready"]
 ONE_TRY = ["received", "preparing", "retrying"]
 
@@ -275,3 +276,29 @@ def test_orders_lists_recent_and_open_orders_as_a_table(
     assert {o["order_id"] for o in open_all} == {first[0], other[0]}
     empty = run_waiter(env, "orders", "--table", "49")
     assert (empty.returncode, empty.stdout) == (0, "no orders for table 49\n")
+
+
+def test_a_dish_of_no_time_still_tells_every_step_in_order(idle_url: str, tmp_path: Path) -> None:
+    # The benchmark's Toast cooks for a microsecond: its progress goes out with its ready event.
+    env = {"REDIS_URL": idle_url, "KITCHEN_MENU": str(BENCH_MENU), "KITCHEN_TROUBLE": ""}
+    with (
+        KitchenWorker(env, tmp_path / "worker.log", concurrency=1),
+        Watcher(env, "--table", "31") as watcher,
+    ):
+        watcher.wait_until_listening(idle_url)
+        result = run_waiter(env, "order", "-t", "31", "-d", "Toast", "--wait")
+        assert result.returncode == 0, result.stderr
+        [order_id] = created_ids(result.stdout)
+        heard = watcher.collect(finished({order_id}))
+        record = json.loads(run_waiter(env, "status", order_id, "--json").stdout)
+        with redis.Redis.from_url(idle_url) as client:
+            meta = json.loads(client.get(f"celery-task-meta-{order_id}") or "{}")
+
+    events = record["history"]
+    assert kinds(events) == NORMAL
+    assert [event["percent"] for event in events[3:]] == [25, 50, 75, 100]
+    assert [event["seq"] for event in events] == list(range(1, 8))
+    assert kinds(heard, order_id) == NORMAL
+    # The result Celery's backend would have written, written with the ready event.
+    assert meta["status"] == "SUCCESS" and meta["result"]["order_id"] == order_id
+    assert meta["name"] == "kitchen.prepare_dish" and meta["kwargs"]["dish"] == "Toast"

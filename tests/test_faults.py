@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -142,15 +142,27 @@ def wait_until_final(client: redis.Redis, ids: list[str], timeout: float) -> dic
         time.sleep(0.1)
 
 
-def assert_each_ready_once(client: redis.Redis, ids: list[str], logs: str) -> None:
-    """One `ready` event per order, and one "is ready." line in the worker logs."""
+def assert_each_ready_once(client: redis.Redis, ids: list[str], logs: Callable[[], str]) -> None:
+    """One `ready` event per order, and one "is ready." line in the worker logs.
+
+    A cook logs "is ready." just after the ledger has its `ready`: the logs are read again
+    for a moment until every order's line is there (or one is missing for good).
+    """
+
+    def cooked(text: str, order_id: str) -> int:
+        lines = text.splitlines()
+        return sum(f"[{order_id}]: " in line and line.endswith("is ready.") for line in lines)
+
+    deadline = time.monotonic() + 5
+    text = logs()
+    while time.monotonic() < deadline and any(cooked(text, order_id) == 0 for order_id in ids):
+        time.sleep(0.1)
+        text = logs()
     for order_id in ids:
         readies = [event for event in history(client, order_id) if event["event"] == "ready"]
         assert len(readies) == 1, f"{order_id}: {len(readies)} ready events"
-        cooked = sum(
-            f"[{order_id}]: " in line and line.endswith("is ready.") for line in logs.splitlines()
-        )
-        assert cooked == 1, f"{order_id} was reported ready {cooked} times by the cooks"
+        times = cooked(text, order_id)
+        assert times == 1, f"{order_id} was reported ready {times} times by the cooks"
 
 
 def assert_queues_empty(client: redis.Redis, timeout: float = 10.0) -> None:
@@ -179,7 +191,7 @@ def test_worker_killed_mid_dish_with_more_queued(
 
     statuses = wait_until_final(client, ids, timeout=60)
     assert set(statuses.values()) == {"ready"}
-    assert_each_ready_once(client, ids, kitchen.logs())
+    assert_each_ready_once(client, ids, kitchen.logs)
     assert_queues_empty(client)
 
 
@@ -195,7 +207,7 @@ def test_pool_process_killed_mid_dish(
     os.kill(child, signal.SIGKILL)
 
     wait_until_final(client, [order_id], timeout=30)
-    assert_each_ready_once(client, [order_id], kitchen.logs())
+    assert_each_ready_once(client, [order_id], kitchen.logs)
     events = history(client, order_id)
     deliveries = [event.get("delivery") for event in events if event["event"] == "received"]
     assert deliveries == [1, 2]  # the same attempt, handed to a cook a second time
@@ -220,7 +232,7 @@ def test_sigterm_mid_dish_finishes_it_and_hands_back_the_rest(
     assert client.llen("stove") == 2 and client.hlen("unacked") == 0
     kitchen.start("second")
     wait_until_final(client, ids, timeout=30)
-    assert_each_ready_once(client, ids, kitchen.logs())
+    assert_each_ready_once(client, ids, kitchen.logs)
     assert_queues_empty(client)
 
 
@@ -247,7 +259,7 @@ def test_redis_restart_with_200_orders_in_flight(
     assert set(statuses.values()) == {"ready"}
     later = place(env, "--table", "9", "--dish", "Toast", "--quantity", "5")
     wait_until_final(client, later, timeout=30)
-    assert_each_ready_once(client, ids + later, kitchen.logs())
+    assert_each_ready_once(client, ids + later, kitchen.logs)
     assert_queues_empty(client)
 
 
@@ -261,7 +273,7 @@ def test_a_poison_order_is_dead_lettered_and_others_are_served(
     statuses = wait_until_final(client, [bomb, *toasts], timeout=60)
 
     assert statuses[bomb] == "failed"
-    assert_each_ready_once(client, toasts, kitchen.logs())
+    assert_each_ready_once(client, toasts, kitchen.logs)
     letter = json.loads(client.hget("restaurant:dead:letters", bomb) or "{}")
     assert letter["reason"] == "poison: its cook died on each of its 3 deliveries"
     assert (letter["attempt"], letter["deliveries"]) == (1, 4)
@@ -301,7 +313,7 @@ def test_the_same_order_placed_concurrently_and_again_is_cooked_once(
     assert again.stdout == f"Order for table 5 already placed: {order_id} (ready)\n"
     time.sleep(0.5)
     assert kitchen.logs().count(f"[{order_id}]: Preparing Stew") == 1
-    assert_each_ready_once(client, [order_id], kitchen.logs())
+    assert_each_ready_once(client, [order_id], kitchen.logs)
     assert_queues_empty(client)
 
 
@@ -327,5 +339,5 @@ def test_a_message_the_broker_lost_is_sent_again_once(
 
     assert log.count(f"Order {lost} (Toast for table 6) was lost in transit; sent it again") == 1
     assert all(order_id not in log for order_id in waiting)
-    assert_each_ready_once(client, [lost, *waiting], kitchen.logs())
+    assert_each_ready_once(client, [lost, *waiting], kitchen.logs)
     assert_queues_empty(client)

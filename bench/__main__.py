@@ -45,7 +45,10 @@ def _arguments() -> argparse.Namespace:
         "--baseline-busy", type=int, help="1-second dishes for the baseline's busy kitchen (50)"
     )
     parser.add_argument(
-        "--busy-concurrency", type=int, default=500, help="greenlets of our busy kitchen (500)"
+        "--busy-workers", type=int, default=2, help="gevent workers of our busy kitchen (2)"
+    )
+    parser.add_argument(
+        "--busy-concurrency", type=int, default=250, help="greenlets of each of them (250)"
     )
     parser.add_argument("--cli-runs", type=int, help="runs of the waiter CLI (20)")
     parser.add_argument("--watchers", type=int, help="fan-out subscribers (10)")
@@ -106,11 +109,17 @@ def _ours(url: str, workdir: Path, args: argparse.Namespace) -> Report:
                 report["round_trip"] = workloads.round_trip(url, args.round_trips)
     if "busy" in args.only:
         with ExitStack() as stack:
-            worker = workloads.busy_worker(url, workdir, "busy", args.busy_concurrency)
-            stack.callback(worker.stop)
+            workers = [
+                workloads.busy_worker(url, workdir, f"busy-{n}", args.busy_concurrency)
+                for n in range(1, args.busy_workers + 1)
+            ]
+            for worker in workers:
+                stack.callback(worker.stop)
             _step(f"ours: busy kitchen, {args.busy} dishes of 1.0 s")
-            report["busy"] = workloads.busy(url, worker, args.busy)
-            report["busy"]["worker_command"] = shlex.join(["celery", *worker.command[1:]])
+            report["busy"] = workloads.busy(url, workers, args.busy)
+            command = shlex.join(["celery", *workers[0].command[1:]])
+            report["busy"]["worker_command"] = command
+            report["busy"]["workers"] = len(workers)
     if "cli" in args.only:
         _step(f"ours: the waiter CLI, {args.cli_runs} runs")
         report["cli"] = workloads.cli(url, args.cli_runs)
@@ -325,10 +334,11 @@ def _notes(report: Report) -> list[str]:
         )
     if "busy" in ours:
         notes += [
-            f"busy kitchen, ours: {ours['busy']['worker_command']} (the gevent pool: one process, "
-            "a greenlet per dish, each dish's soft and hard time limits enforced; every order "
-            f"feature on); measured with N={ours['busy']['dishes']} dishes (--busy), nothing "
-            "extrapolated",
+            f"busy kitchen, ours: {ours['busy'].get('workers', 1)} x "
+            f"{ours['busy']['worker_command']} (the gevent pool: a process per worker, one "
+            "worker per core (--busy-workers), a greenlet per dish, each dish's soft and hard "
+            "time limits enforced; every order feature on); measured with "
+            f"N={ours['busy']['dishes']} dishes (--busy), nothing extrapolated",
             f"busy kitchen, baseline: {base['busy']['worker_command']} (prefork, Celery "
             f"defaults); measured with N={base['busy']['dishes']} (--baseline-busy); its 500 "
             "figure is N's time x 500/N (prefork -c 2 cooks two at a time, so time grows with N)",
@@ -384,6 +394,7 @@ def main() -> None:
         "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
         "seconds": round(time.monotonic() - started, 1),
         "sizes": {name: getattr(args, name) for name in FULL},
+        "busy_workers": args.busy_workers,
         "busy_concurrency": args.busy_concurrency,
         "only": list(args.only),
         "ours": ours,

@@ -150,18 +150,21 @@ class CpuMeter:
 
 
 class MemorySampler:
-    """Samples a worker's summed VmRSS every `every` seconds in a thread; keeps the peak."""
+    """Samples the workers' summed VmRSS every `every` seconds in a thread; keeps the peak."""
 
-    def __init__(self, worker: BenchWorker, every: float = 0.1) -> None:
-        self.worker = worker
+    def __init__(self, worker: BenchWorker, *more: BenchWorker, every: float = 0.1) -> None:
+        self.workers = [worker, *more]
         self.every = every
         self.peak_kb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _rss_kb(self) -> float:
+        return sum(worker.rss_kb() for worker in self.workers)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, self.worker.rss_kb())
+            self.peak_kb = max(self.peak_kb, self._rss_kb())
             self._stop.wait(self.every)
 
     def __enter__(self) -> Self:
@@ -171,13 +174,13 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_kb = max(self.peak_kb, self.worker.rss_kb())
+        self.peak_kb = max(self.peak_kb, self._rss_kb())
 
     def figures(self) -> dict[str, float]:
         """Peak of the sampled sum, and the sum of each process's own peak (an upper bound)."""
         return {
             "peak_rss_mb": round(self.peak_kb / 1024, 1),
-            "sum_of_vmhwm_mb": round(self.worker.hwm_kb() / 1024, 1),
+            "sum_of_vmhwm_mb": round(sum(w.hwm_kb() for w in self.workers) / 1024, 1),
         }
 
 

@@ -219,8 +219,8 @@ def _heard_ready(pubsub: Any, order_id: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"order {order_id} was not ready within {timeout:g} s")
 
 
-def busy(url: str, worker: BenchWorker, count: int) -> Figures:
-    """4. `count` dishes of 1.0 s placed at once on an idle worker: first submit to last ready."""
+def busy(url: str, workers: list[BenchWorker], count: int) -> Figures:
+    """4. `count` dishes of 1.0 s placed at once on idle workers: first submit to last ready."""
     from restaurant.menu import load_menu  # noqa: PLC0415
     from restaurant.orders import Rules, make_order  # noqa: PLC0415
     from restaurant.settings import load_settings  # noqa: PLC0415
@@ -228,8 +228,9 @@ def busy(url: str, worker: BenchWorker, count: int) -> Figures:
     from waiter.placing import place_orders  # noqa: PLC0415
 
     rules = Rules(load_menu(), load_settings().tables)
-    with redis.Redis.from_url(url) as client, MemorySampler(worker) as memory:
-        worker.start()
+    with redis.Redis.from_url(url) as client, MemorySampler(*workers) as memory:
+        for worker in workers:
+            worker.start()
         started = time.time()
         tickets = [
             Ticket(

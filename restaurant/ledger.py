@@ -165,12 +165,12 @@ class Ledger:
     ) -> list[Recorded] | list[Recorded | redis.RedisError]:
         """Apply many events in one round trip (with `raise_on_error` off, errors in place)."""
         listed = list(events)
-
-        def queue(pipe: Pipeline) -> None:
-            for event in listed:
-                self.record(event, client=pipe)
-
-        replies = run_together(self.client, queue, self.scripts, raise_on_error=raise_on_error)
+        replies = run_together(
+            self.client,
+            lambda pipe: self.queue(listed, pipe),
+            self.scripts,
+            raise_on_error=raise_on_error,
+        )
         return [
             reply if isinstance(reply, redis.RedisError) else recorded(reply) for reply in replies
         ]
@@ -184,9 +184,7 @@ class Ledger:
         """Apply `earlier`, then `event`, then run what `also` queues, in one round trip."""
 
         def queue(pipe: Pipeline) -> None:
-            for before in earlier:
-                self.record(before, client=pipe)
-            self.record(event, client=pipe)
+            self.queue([*earlier, event], pipe)
             if also is not None:
                 also(pipe)
 

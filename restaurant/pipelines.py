@@ -9,6 +9,36 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 
+def execute(pipe: Pipeline, scripts: Iterable[Script], *, raise_on_error: bool = True) -> list[Any]:
+    """Execute a pipeline in one round trip and return its replies, scripts included.
+
+    redis-py asks the server whether a pipeline's scripts exist before running it: a second
+    round trip each time. Here they are simply run. A server that has lost them (restarted,
+    flushed) refuses each with NOSCRIPT and runs the other commands: `scripts` are then
+    loaded and the refused commands alone run again, in their order (in a transaction if
+    `pipe` is one), so that nothing runs twice. With `raise_on_error` off, a command's error
+    is returned in its place instead of raised.
+    """
+    stack = list(pipe.command_stack)
+    pipe.scripts.clear()
+    replies: list[Any] = pipe.execute(raise_on_error=False)
+    refused = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if refused:
+        client = redis.Redis(connection_pool=pipe.connection_pool)
+        for script in scripts:
+            script.sha = client.script_load(script.script)
+        with client.pipeline(transaction=pipe.transaction) as again:
+            for index in refused:
+                args, options = stack[index]
+                again.execute_command(*args, **options)
+            for index, reply in zip(refused, again.execute(raise_on_error=False), strict=True):
+                replies[index] = reply
+    errors = [reply for reply in replies if isinstance(reply, redis.RedisError)]
+    if errors and raise_on_error:
+        raise errors[0]
+    return replies
+
+
 def run_together(
     client: redis.Redis,
     queue: Callable[[Pipeline], None],
@@ -18,25 +48,8 @@ def run_together(
 ) -> list[Any]:
     """Queue commands with `queue(pipe)`, run them in one round trip and return the replies.
 
-    redis-py asks the server whether a pipeline's scripts exist before running it: a second
-    round trip each time. Here the scripts are simply run; a server that has lost them
-    (restarted, flushed) answers NOSCRIPT, and then `scripts` are loaded and the whole batch
-    runs again. Callers queue only what is safe to repeat: the ledger ignores an event it
-    already has, and leases and results are rewritten to the same values. With
-    `raise_on_error` off, a command's error is returned in its place instead of raised.
+    The pipeline runs its scripts without asking first whether Redis has them (`execute`).
     """
-    for last_try in (False, True):
-        with client.pipeline(transaction=False) as pipe:
-            queue(pipe)
-            pipe.scripts.clear()
-            replies: list[Any] = pipe.execute(raise_on_error=False)
-        lost = any(isinstance(reply, NoScriptError) for reply in replies)
-        if lost and not last_try:
-            for script in scripts:
-                script.sha = client.script_load(script.script)
-            continue
-        errors = [reply for reply in replies if isinstance(reply, redis.RedisError)]
-        if errors and raise_on_error:
-            raise errors[0]
-        return replies
-    raise AssertionError("unreachable")
+    with client.pipeline(transaction=False) as pipe:
+        queue(pipe)
+        return execute(pipe, scripts, raise_on_error=raise_on_error)

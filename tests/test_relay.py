@@ -51,3 +51,24 @@ def test_a_caller_that_stops_early_sends_nothing_more(client: redis.Redis) -> No
     assert next(relayed) == [1]
     relayed.close()
     assert client.lrange("sent", 0, -1) == [b"0"]
+
+
+def test_a_server_that_lost_the_scripts_runs_each_command_once(client: redis.Redis) -> None:
+    script = client.register_script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
+    script(keys=["sent"], args=["loaded"])
+    client.delete("sent")
+    replies = []
+    for transaction in (False, True):
+        client.script_flush()  # as after a restart that kept the data but not the scripts
+        pipe = client.pipeline(transaction=transaction)
+        pipe.rpush("sent", f"before {transaction}")
+        script(keys=["sent"], args=[f"script {transaction}"], client=pipe)
+        pipe.rpush("sent", f"after {transaction}")
+        replies.extend(overlapped([pipe], [script]))
+
+    assert replies == [[1, 3, 2], [4, 6, 5]]
+    # The refused script ran again once loaded; the commands around it ran once.
+    assert client.lrange("sent", 0, -1) == [
+        b"before False", b"after False", b"script False",
+        b"before True", b"after True", b"script True",
+    ]  # fmt: skip

@@ -76,13 +76,17 @@ def _sanitized(url: str) -> str:
     return str(maybe_sanitize_url(url))
 
 
-def check_reachable(conf: BrokerSettings) -> None:
+def check_reachable(conf: BrokerSettings, *, ledger_too: bool = True) -> None:
     """Ping the broker and the result backend, each bounded by REDIS_CONNECT_TIMEOUT.
 
     Celery's own clients retry with their own policies and can take half a minute to give up
-    on a silent server; this answers within twice the connect timeout.
+    on a silent server; this answers within twice the connect timeout. With `ledger_too`
+    off, the result backend is left out (and so is a broker at the same URL): the caller's
+    next step is a bounded write there, which finds out as soon.
     """
     for url in dict.fromkeys((conf.result_backend, conf.broker_url)):
+        if not ledger_too and url == conf.result_backend:
+            continue
         if not url.startswith(("redis://", "rediss://", "unix://")):
             continue
         with redis_errors(url):

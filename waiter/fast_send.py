@@ -8,13 +8,16 @@ a PUBLISH per Flower `task-sent` event, and the queue's binding the first time i
 import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any, Final, NamedTuple
 
 import redis
 from redis.client import Pipeline
+from redis.commands.core import Script
 
 import celeryconfig
 from restaurant.ledger import database_of
+from restaurant.pipelines import execute
 from waiter import wire
 
 #: PUBLISH each argument on the channel KEYS[1], in order: one command for a batch of events
@@ -72,6 +75,12 @@ def applies(broker_url: str) -> bool:
     """
     if os.environ.get(VIA_CELERY) or not broker_url.startswith("redis://"):
         return False
+    return _celeryconfig_applies()
+
+
+@cache
+def _celeryconfig_applies() -> bool:
+    """Whether celeryconfig leaves messages and queues as kombu stores them by default."""
     if getattr(celeryconfig, "task_serializer", "json") != "json":
         return False
     options = getattr(celeryconfig, "broker_transport_options", {}) or {}
@@ -118,7 +127,12 @@ class TaskPusher:
     def push(self, messages: Sequence[Encoded]) -> None:
         """Push built messages, each with its `task-sent` event, in one transaction."""
         with self.pipeline(messages) as pipe:
-            pipe.execute()
+            execute(pipe, self.scripts)
+
+    @property
+    def scripts(self) -> list[Script]:
+        """The Lua scripts its pipelines run (to load again if Redis has lost them)."""
+        return [self._publish_each]
 
     def pipeline(self, messages: Sequence[Encoded]) -> Pipeline:
         """A transaction (not yet executed) that pushes the messages and their events.

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 import redis
@@ -55,7 +56,8 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     """
     how = how or Placement()
     conf = _settings(held=how.held)
-    check_reachable(conf)
+    # The ledger's first write tells as soon as a ping whether its Redis answers.
+    check_reachable(conf, ledger_too=False)
     ledger = open_ledger(conf)
     keyed = [ticket for ticket in tickets if ticket.key]
     pusher = _pusher(conf, how)
@@ -132,7 +134,7 @@ def _enter(
                     kwargs = ticket.order.model_dump()
                     encoded[ticket.order_id] = pusher.encode(ticket.order_id, kwargs, queue)
 
-    replies = relayed(pipelines(), len(batches))
+    replies = relayed(pipelines(), len(batches), ledger.scripts)
     return [result for reply in replies for result in ledger.results(reply)]
 
 
@@ -140,7 +142,13 @@ def _pusher(conf: BrokerSettings, how: Placement) -> fast_send.TaskPusher | None
     """What pushes the messages straight to a Redis broker, or None to use send_task."""
     if how.held or not fast_send.applies(conf.broker_url):
         return None
-    return fast_send.TaskPusher(bounded_client(conf, conf.broker_url), PREPARE_DISH, "waiter")
+    return _shared_pusher(bounded_client(conf, conf.broker_url))
+
+
+@cache
+def _shared_pusher(client: redis.Redis) -> fast_send.TaskPusher:
+    """One pusher per broker client in a process, as Celery keeps one producer."""
+    return fast_send.TaskPusher(client, PREPARE_DISH, "waiter")
 
 
 def _settings(*, held: bool) -> BrokerSettings:
@@ -214,7 +222,8 @@ def _push(
     transactions = (
         pusher.pipeline([encoded[item.order_id] for item in batch]) for batch in batches
     )
-    for batch, _ in zip(batches, relayed(transactions, len(batches)), strict=True):
+    replies = relayed(transactions, len(batches), pusher.scripts)
+    for batch, _ in zip(batches, replies, strict=True):
         yield batch
 
 

@@ -30,7 +30,7 @@ def execute(pipe: Pipeline, scripts: Iterable[Script], *, raise_on_error: bool =
         with client.pipeline(transaction=pipe.transaction) as again:
             for index in refused:
                 args, options = stack[index]
-                again.execute_command(*args, **options)
+                again.execute_command(*args, **options)  # type: ignore[no-untyped-call]
             for index, reply in zip(refused, again.execute(raise_on_error=False), strict=True):
                 replies[index] = reply
     errors = [reply for reply in replies if isinstance(reply, redis.RedisError)]

@@ -1,5 +1,7 @@
 """Pipelines run one at a time in the background: replies in order, nothing sent after an error."""
 
+from typing import Any
+
 import pytest
 import redis
 from redis.client import Pipeline
@@ -57,7 +59,7 @@ def test_a_server_that_lost_the_scripts_runs_each_command_once(client: redis.Red
     script = client.register_script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
     script(keys=["sent"], args=["loaded"])
     client.delete("sent")
-    replies = []
+    replies: list[list[Any]] = []
     for transaction in (False, True):
         client.script_flush()  # as after a restart that kept the data but not the scripts
         pipe = client.pipeline(transaction=transaction)

@@ -110,22 +110,32 @@ class KitchenNews:
         """Return this cook's (unclaimed) lease on one attempt at an order."""
         return self.claims.cook_lease(order_id, attempt, app.conf.kitchen_lease_seconds)
 
-    def claim(self, lease: CookLease) -> CookClaim:
+    def claim(self, lease: CookLease, first_events: Sequence[OrderEvent] = ()) -> CookClaim:
         """Claim an order for cooking, trying again while Redis is unreachable.
 
+        When the lease is taken, `first_events` are recorded in the same round trip, each as
+        of the delivery counted (CookClaim.recorded); otherwise they are not recorded at all.
         Raises LedgerUnreachable when Redis stays away. When the ledger refuses otherwise (a
-        key of the wrong type), the cook goes ahead unguarded rather than never cooking.
+        key of the wrong type), the cook goes ahead unguarded rather than never cooking, and
+        its first events are told one more time, as news.
         """
         max_deliveries = app.conf.kitchen_max_deliveries
         try:
             return self._retry.call_with_retry(
-                lambda: lease.claim(max_deliveries, self.ledger.retention), _ignore
+                lambda: lease.claim(
+                    max_deliveries, self.ledger.retention, self.ledger, first_events
+                ),
+                _ignore,
             )
         except _UNREACHABLE as exc:
             raise LedgerUnreachable(f"claiming order {lease.order_id}: {exc}") from exc
         except redis.RedisError as exc:
             logger.warning("Could not claim order %s: %s; cooking it anyway", lease.order_id, exc)
-            return CookClaim("cook", "", 1, 1, guarded=False)
+            told = self.tell_all(list(first_events)) if first_events else []
+            unknown = Recorded(0, "")
+            return CookClaim(
+                "cook", "", 1, 1, guarded=False, recorded=tuple(reply or unknown for reply in told)
+            )
 
     def check_in(
         self, lease: CookLease | None, progress: Sequence[OrderEvent]

@@ -84,22 +84,25 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
     # taken first, so that waiting for the station does not count as a delivery.
     claim_station(self, dish, order_id)
     lease = news.lease(order_id, attempt)
-    claim = _claim(self, news, lease, dish, order)
     where = {
         "table": order.table,
         "dish": dish.name,
         "station": dish.station,
         "attempt": attempt,
-        "delivery": claim.delivery,
         "worker": self.request.hostname,
     }
-    started_at = time.time()
-    received, _ = news.tell_all(
-        [
+
+    def first_events() -> list[OrderEvent]:
+        # Recorded with the claim, in the same round trip, once the lease is this cook's.
+        return [
             make_event(Kind.RECEIVED, order_id, **where),
             make_event(Kind.PREPARING, order_id, percent=0, **where),
         ]
-    )
+
+    claim = _claim(self, news, lease, dish, order, first_events=first_events)
+    started_at = time.time()
+    where["delivery"] = claim.delivery
+    received = claim.recorded[0] if claim.recorded else None
     if received is not None and received.status == "cancelled":
         _give_up_cancelled(self, "%s for table %d was cancelled; not cooking it.", dish, order)
     logger.info("Preparing %s for table %d...", dish.name, order.table)
@@ -214,8 +217,18 @@ class CookReplaced(Exception):
     """Another cook holds the lease on the order this one was cooking."""
 
 
-def _claim(task: Task, news: KitchenNews, lease: CookLease, dish: Dish, order: Order) -> CookClaim:
+def _claim(
+    task: Task,
+    news: KitchenNews,
+    lease: CookLease,
+    dish: Dish,
+    order: Order,
+    *,
+    first_events: Callable[[], list[OrderEvent]],
+) -> CookClaim:
     """Claim the order for this cook, or settle a delivery that must not be cooked.
+
+    Claimed, the order's `first_events()` are recorded with the claim, in one round trip.
 
     A finished order is acknowledged without cooking (a duplicate or a redelivery after the
     dish was done). An order another cook is working on is waited for: if that cook dies its
@@ -225,7 +238,7 @@ def _claim(task: Task, news: KitchenNews, lease: CookLease, dish: Dish, order: O
     waiting = False
     try:
         while True:
-            claim = news.claim(lease)
+            claim = news.claim(lease, first_events())
             if claim.verdict == "cook":
                 return claim
             if claim.verdict == "finished":

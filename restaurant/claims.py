@@ -1,6 +1,7 @@
 """Leases in Redis that make each order sent once by one waiter and cooked by one cook."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -8,6 +9,8 @@ from typing import Any, Final
 import redis
 from redis.commands.core import Script
 
+from restaurant.events import OrderEvent
+from restaurant.ledger import Ledger, Recorded, recorded
 from restaurant.names import COOK_LEASE_KEY, ORDER_KEY, SENDING_KEY
 
 #: How long a waiter may take to send an order's message before another may send it instead.
@@ -16,6 +19,14 @@ SENDING_LEASE_SECONDS: Final = 30
 
 def _script(name: str) -> str:
     return resources.files("restaurant").joinpath(name).read_text(encoding="utf-8")
+
+
+def _spliced(main: str, **functions: str) -> str:
+    """A script that runs `main` with other scripts defined ahead of it as local functions."""
+    defined = "".join(
+        f"local function {name}(KEYS, ARGV)\n{body}\nend\n" for name, body in functions.items()
+    )
+    return defined + main
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,8 @@ class CookClaim:
     first_attempt: int
     #: False when the ledger could not be asked: the cook goes ahead without a lease.
     guarded: bool = True
+    #: What the ledger did with each of the first events claimed with it ('cook' only).
+    recorded: tuple[Recorded, ...] = ()
 
 
 class Claims:
@@ -42,11 +55,18 @@ class Claims:
         self.cook_claim = client.register_script(_script("cook_claim.lua"))
         self.cook_heartbeat = client.register_script(_script("cook_heartbeat.lua"))
         self.send_claim = client.register_script(_script("send_claim.lua"))
+        self.cook_start = client.register_script(
+            _spliced(
+                _script("cook_start.lua"),
+                claim=_script("cook_claim.lua"),
+                advance=_script("ledger.lua"),
+            )
+        )
 
     @property
     def scripts(self) -> list[Script]:
         """The Lua scripts of the leases (to load again if Redis has lost them)."""
-        return [self.cook_claim, self.cook_heartbeat, self.send_claim]
+        return [self.cook_claim, self.cook_heartbeat, self.send_claim, self.cook_start]
 
     def cook_lease(self, order_id: str, attempt: int, seconds: float) -> "CookLease":
         """Return a (not yet claimed) lease on one attempt at an order."""
@@ -81,8 +101,18 @@ class CookLease:
         self.token = f"{attempt}:{uuid.uuid4().hex}"
         self._keys = [ORDER_KEY.format(order_id=order_id), COOK_LEASE_KEY.format(order_id=order_id)]
 
-    def claim(self, max_deliveries: int, retention: int) -> CookClaim:
-        """Count this delivery and take the lease, unless the order is done or held."""
+    def claim(
+        self,
+        max_deliveries: int,
+        retention: int,
+        ledger: Ledger | None = None,
+        first_events: Sequence[OrderEvent] = (),
+    ) -> CookClaim:
+        """Count this delivery and take the lease, unless the order is done or held.
+
+        With a `ledger`, the `first_events` of the dish are recorded in the same step when the
+        lease is taken, each as of the delivery counted (restaurant/cook_start.lua).
+        """
         args: list[str | int] = [
             self.attempt,
             self.token,
@@ -90,8 +120,26 @@ class CookLease:
             max_deliveries,
             retention,
         ]
-        verdict, detail, delivery, first = self.claims.cook_claim(keys=self._keys, args=args)
-        return CookClaim(_text(verdict), _text(detail), int(delivery), int(first))
+        if ledger is None or not first_events:
+            verdict, detail, delivery, first = self.claims.cook_claim(keys=self._keys, args=args)
+            return CookClaim(_text(verdict), _text(detail), int(delivery), int(first))
+        if any(event.order_id != self.order_id for event in first_events):
+            raise ValueError(f"events of another order claimed with order {self.order_id}")
+        ledger_keys, ledger_args = ledger.script_call(first_events[0])
+        args.extend(ledger_args[2:])
+        args.append(_rank_per_delivery(first_events[0]))
+        for event in first_events:
+            first_delivery = event.model_copy(update={"delivery": 1})
+            args.extend([first_delivery.to_json(), first_delivery.rank])
+        claimed, *replies = self.claims.cook_start(keys=[*self._keys, *ledger_keys[1:]], args=args)
+        verdict, detail, delivery, first = claimed
+        return CookClaim(
+            _text(verdict),
+            _text(detail),
+            int(delivery),
+            int(first),
+            recorded=tuple(recorded(reply) for reply in replies),
+        )
 
     def renew(self, client: Any = None) -> tuple[bool, str]:
         """Keep the lease; return (still ours, the order's status or else the new holder).
@@ -102,6 +150,12 @@ class CookLease:
             keys=self._keys, args=[self.token, self.milliseconds], client=client
         )
         return (True, "") if client is not None else renewal(reply)
+
+
+def _rank_per_delivery(event: OrderEvent) -> int:
+    """How much the event's rank grows with each delivery of its attempt."""
+    ranks = [event.model_copy(update={"delivery": number}).rank for number in (1, 2)]
+    return ranks[1] - ranks[0]
 
 
 def renewal(reply: Any) -> tuple[bool, str]:

@@ -124,6 +124,14 @@ class Ledger:
         With a pipeline as `client`, the call is queued and its result comes from `execute()`
         (see `record_many`).
         """
+        keys, args = self.script_call(event)
+        reply = self._advance(keys=keys, args=args, client=client or self.client)
+        if client is not None:
+            return Recorded(0, "")
+        return recorded(reply)
+
+    def script_call(self, event: OrderEvent) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments with which restaurant/ledger.lua applies `event`."""
         keys = [
             ORDER_KEY.format(order_id=event.order_id),
             HISTORY_KEY.format(order_id=event.order_id),
@@ -147,10 +155,7 @@ class Ledger:
             TABLE_CHANNEL.format(db=self.db, table=""),
             self.dead_letter_limit,
         ]
-        reply = self._advance(keys=keys, args=args, client=client or self.client)
-        if client is not None:
-            return Recorded(0, "")
-        return recorded(reply)
+        return keys, args
 
     @overload
     def record_many(self, events: Iterable[OrderEvent]) -> list[Recorded]: ...

@@ -7,8 +7,11 @@ from kitchen.current import get_kitchen
 from kitchen.monitoring import refuse_unsafe_flower
 from kitchen.queues import install as install_queues
 from kitchen.recipes import Kitchen
+from kitchen.transport import install as install_transport
 from restaurant.exceptions import ConfigError
 
+# Before the app connects: kombu's Redis transport, with one client for its commands.
+install_transport()
 app = Celery("kitchen", include=["kitchen.tasks"])
 app.config_from_object("celeryconfig")
 # `celery -A kitchen flower` checks its final options here, before it listens.

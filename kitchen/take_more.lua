@@ -1,0 +1,47 @@
+-- Take up to ARGV[1] more messages from a cook's queues and record each as unacknowledged,
+-- in one atomic step: what kombu's BRPOP and its QoS.append do for one message at a time.
+--
+-- KEYS[1..n-2] the queue lists, in the order BRPOP reads them
+-- KEYS[n-1] kombu's unacked index (sorted set)   KEYS[n] kombu's unacked messages (hash)
+-- ARGV[1] most messages to take   ARGV[2] now (s since the epoch)
+--
+-- A message recorded here is in Redis's hands or the cook's at every moment, as with kombu.
+-- One that is not a kombu message (no delivery tag, exchange or routing key) is put back where it was, and taking
+-- stops: the cook's next BRPOP takes it and kombu refuses it as it always does.
+--
+-- Returns {queue key, message, queue key, message, ...} in the order taken.
+local most = tonumber(ARGV[1])
+local index, unacked = KEYS[#KEYS - 1], KEYS[#KEYS]
+local taken = {}
+
+local function envelope(raw)
+  local ok, message = pcall(cjson.decode, raw)
+  if not ok or type(message) ~= 'table' then return nil end
+  local properties = message.properties
+  if type(properties) ~= 'table' then return nil end
+  local info = properties.delivery_info
+  if type(properties.delivery_tag) ~= 'string' or type(info) ~= 'table' then return nil end
+  if type(info.exchange) ~= 'string' or type(info.routing_key) ~= 'string' then return nil end
+  return properties.delivery_tag, info
+end
+
+for i = 1, #KEYS - 2 do
+  while #taken < 2 * most do
+    local raw = redis.call('RPOP', KEYS[i])
+    if not raw then break end
+    local tag, info = envelope(raw)
+    if not tag then
+      redis.call('RPUSH', KEYS[i], raw)
+      return taken
+    end
+    redis.call('ZADD', index, ARGV[2], tag)
+    -- kombu's layout, [message, exchange, routing key], with the message byte for byte.
+    redis.call('HSET', unacked, tag,
+               '[' .. raw .. ',' .. cjson.encode(info.exchange) .. ','
+               .. cjson.encode(info.routing_key) .. ']')
+    table.insert(taken, KEYS[i])
+    table.insert(taken, raw)
+  end
+  if #taken >= 2 * most then break end
+end
+return taken

@@ -5,7 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from kombu.message import Message
+from kombu.messaging import Consumer, Producer
 
 from kitchen.transport import Transport
 from tools.redis_server import RedisServer

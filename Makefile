@@ -8,10 +8,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Our own modules are compiled to bytecode too, as pip does for an installed package: an
+# editable install writes none where PYTHONDONTWRITEBYTECODE is set, and `waiter` would compile
+# them at every start.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q kitchen restaurant waiter celeryconfig.py
 	touch $(STAMP)
 
 demo: install  ## Run the restaurant end to end: Redis (private if needed), a worker, three orders.

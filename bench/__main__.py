@@ -375,6 +375,7 @@ def main() -> None:
     """Measure everything, print the table and save the JSON."""
     args = _arguments()
     started = time.monotonic()
+    workloads.compile_ours()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         with RedisServer(None, workdir / "redis", config=REDIS_CONF) as server:

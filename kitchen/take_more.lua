@@ -6,8 +6,9 @@
 -- ARGV[1] most messages to take   ARGV[2] now (s since the epoch)
 --
 -- A message recorded here is in Redis's hands or the cook's at every moment, as with kombu.
--- One that is not a kombu message (no delivery tag, exchange or routing key) is put back where it was, and taking
--- stops: the cook's next BRPOP takes it and kombu refuses it as it always does.
+-- One that is not a kombu message (no delivery tag, exchange or routing key) is put back
+-- where it was, and taking stops: the cook's next BRPOP takes it and kombu refuses it as it
+-- always does.
 --
 -- Returns {queue key, message, queue key, message, ...} in the order taken.
 local most = tonumber(ARGV[1])

@@ -182,6 +182,19 @@ def _baseline(url: str, workdir: Path, args: argparse.Namespace) -> Report:
             report["busy"] = workloads.baseline_busy(url, worker, args.baseline_busy)
             report["busy"]["worker_command"] = shlex.join(["celery", *worker.command[1:]])
             report["worker_command"] = report["busy"]["worker_command"]
+        with ExitStack() as stack:
+            workers = [
+                workloads.baseline_green_worker(
+                    url, workdir, f"baseline-green-{n}", args.busy_concurrency
+                )
+                for n in range(1, args.busy_workers + 1)
+            ]
+            for worker in workers:
+                stack.callback(worker.stop)
+            _step(f"baseline: busy kitchen on gevent, {args.busy} dishes of 1.0 s")
+            report["busy_green"] = workloads.baseline_busy_green(url, workers, args.busy)
+            report["busy_green"]["worker_command"] = shlex.join(["celery", *workers[0].command[1:]])
+            report["busy_green"]["workers"] = len(workers)
     if "cli" in args.only:
         _step(f"baseline: celery call, {args.cli_runs} runs")
         report["cli"] = workloads.baseline_cli(url, args.cli_runs)
@@ -290,6 +303,8 @@ def _table(report: Report) -> list[str]:
              target("busy"), verdict("busy")),
             (f"  busy: baseline measured, N={base_n} x 1 s", "", "",
              _num(base["busy"]["seconds"], " s"), "", ""),
+            (f"  busy: baseline on our gevent workers, N={base['busy_green']['dishes']}", "",
+             "", _num(base["busy_green"]["seconds"], " s"), "", ""),
         ]  # fmt: skip
     if "cli" in ours:
         groups["cli"] = [
@@ -346,6 +361,10 @@ def _notes(report: Report) -> list[str]:
             f"busy kitchen, baseline: {base['busy']['worker_command']} (prefork, Celery "
             f"defaults); measured with N={base['busy']['dishes']} (--baseline-busy); its 500 "
             "figure is N's time x 500/N (prefork -c 2 cooks two at a time, so time grows with N)",
+            f"busy kitchen, baseline on gevent: {base['busy_green']['workers']} x "
+            f"{base['busy_green']['worker_command']} (Celery's defaults but for the pool, the "
+            "shape of ours; its dishes sent with send_task one by one, as the baseline's submit); "
+            f"measured with N={base['busy_green']['dishes']}",
         ]
     elif "worker_command" in base:
         notes.append(f"baseline: {base['worker_command']} (bench/baseline_app.py: Celery defaults)")

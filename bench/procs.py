@@ -25,6 +25,11 @@ GREEN_KITCHEN_WORKER = (
 )  # fmt: skip
 #: The baseline: Celery's defaults (INFO only so that it logs when it is ready).
 BASELINE_WORKER = ("-A", "bench.baseline_app", "worker", "--loglevel", "INFO", "--concurrency")
+#: The baseline on our busy kitchen's pool: Celery's defaults but for `--pool gevent`.
+GREEN_BASELINE_WORKER = (
+    "-A", "bench.baseline_app", "worker", "--loglevel", "INFO", "--pool", "gevent",
+    "--concurrency",
+)  # fmt: skip
 
 
 def read_status_kb(pid: int | str, field: str) -> float:

@@ -21,6 +21,7 @@ import redis
 from bench.limit import percentile
 from bench.procs import (
     BASELINE_WORKER,
+    GREEN_BASELINE_WORKER,
     GREEN_KITCHEN_WORKER,
     KITCHEN_WORKER,
     ROOT,
@@ -347,6 +348,26 @@ def baseline_round_trip(count: int, warmup: int = 5) -> Figures:
         if number >= warmup:
             samples.append(elapsed)
     return _latency(samples)
+
+
+def baseline_green_worker(url: str, workdir: Path, name: str, concurrency: int) -> BenchWorker:
+    """The baseline on the gevent pool, as our busy kitchen runs (not yet started)."""
+    return BenchWorker(
+        GREEN_BASELINE_WORKER, concurrency, {"BENCH_BASELINE_URL": url}, workdir / f"{name}.log"
+    )
+
+
+def baseline_busy_green(url: str, workers: list[BenchWorker], count: int) -> Figures:
+    """`count` one-second dishes sent with send_task to idle gevent workers: to the last result."""
+    from bench.baseline_app import submit as send  # noqa: PLC0415
+
+    with redis.Redis.from_url(url) as client, MemorySampler(*workers) as memory:
+        for worker in workers:
+            worker.start()
+        started = time.time()
+        send(count, "green", seconds=1.0)
+        last = _results_done(client, [f"green-{n}" for n in range(count)], 60 + 2 * count)
+    return _busy_figures(count, last - started, memory, extrapolate=False)
 
 
 def baseline_busy(url: str, worker: BenchWorker, count: int) -> Figures:

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout")
 LIMIT = ("one_at_a_time", "pipelined", "round_trip", "cli", "fanout")
-BASELINE = ("submit", "drain", "round_trip", "busy", "cli")
+BASELINE = ("submit", "drain", "round_trip", "busy", "busy_green", "cli")
 
 
 def _positive_numbers(figures: dict[str, object], where: str) -> None:
@@ -72,3 +72,4 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
     ):
         assert label in result.stdout
     assert "N=4" in result.stdout
+    assert "busy: baseline on our gevent workers, N=4" in result.stdout

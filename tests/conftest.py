@@ -63,13 +63,18 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
         yield client
 
 
-@pytest.fixture
-def idle_url(redis_server: RedisServer) -> str:
-    """A database no worker listens on, emptied first, so the queue can be inspected."""
-    url = f"redis://127.0.0.1:{redis_server.port}/1"
+def empty_database(redis_server: RedisServer, db: int) -> str:
+    """Empty one numbered database of the suite's Redis and return its URL."""
+    url = f"redis://127.0.0.1:{redis_server.port}/{db}"
     with redis.Redis.from_url(url) as client:
         client.flushdb()
     return url
+
+
+@pytest.fixture
+def idle_url(redis_server: RedisServer) -> str:
+    """A database no worker listens on, emptied first, so the queue can be inspected."""
+    return empty_database(redis_server, 1)
 
 
 def run_waiter(

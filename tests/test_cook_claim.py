@@ -10,6 +10,7 @@ from restaurant.claims import Claims
 from restaurant.events import Kind, OrderEvent, make_event
 from restaurant.ledger import Ledger
 from restaurant.names import COOK_LEASE_KEY
+from tests.conftest import empty_database
 from tools.redis_server import RedisServer
 
 WHERE = {"table": 3, "dish": "Soup", "station": "stove", "worker": "chef1@host", "attempt": 1}
@@ -18,8 +19,7 @@ WHERE = {"table": 3, "dish": "Soup", "station": "stove", "worker": "chef1@host",
 @pytest.fixture
 def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     """Database 8, emptied before each test."""
-    with redis.Redis.from_url(f"redis://127.0.0.1:{redis_server.port}/8") as connection:
-        connection.flushdb()
+    with redis.Redis.from_url(empty_database(redis_server, 8)) as connection:
         yield connection
 
 

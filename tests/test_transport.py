@@ -1,7 +1,6 @@
 """The kitchen's Redis transport on a real Redis: bulk taking keeps kombu's delivery promises."""
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -11,18 +10,16 @@ from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 
 from kitchen.transport import Transport
+from tests.conftest import empty_database
 from tools.redis_server import RedisServer
 
 QUEUE = Queue("dishes", Exchange("dishes", type="direct"), routing_key="dishes")
 
 
 @pytest.fixture
-def url(redis_server: RedisServer) -> Iterator[str]:
+def url(redis_server: RedisServer) -> str:
     """Database 9, emptied before each test."""
-    found = f"redis://127.0.0.1:{redis_server.port}/9"
-    with redis.Redis.from_url(found) as client:
-        client.flushdb()
-    yield found
+    return empty_database(redis_server, 9)
 
 
 def publish(url: str, bodies: list[str]) -> None:

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test bench chaos lint format clean
+.PHONY: install demo up test bench chaos lint docs docs-serve format clean
 
 install: $(STAMP)
 
@@ -43,14 +43,20 @@ bench: install  ## Benchmarks: print figures and write them to .run/bench.json.
 chaos: install  ## 10,000 orders while workers are killed and Redis restarts; counts what became of each.
 	$(BIN)/python -m bench.chaos --orders $${ORDERS:-10000}
 
-lint: install  ## ruff and mypy.
+lint: install docs  ## ruff, mypy, and the manual's strict build.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+docs: install  ## Build the manual (docs/) into .run/site; a broken link or anchor fails it.
+	$(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install  ## Serve the manual at http://127.0.0.1:8000, rebuilt on every change.
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache .run/site

@@ -1,0 +1,132 @@
+"""Reporting a dish: progress while it cooks, its result, a retry or a failure after trouble."""
+
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from celery import Task, states
+from celery.utils.log import get_task_logger
+from redis.client import Pipeline
+
+from kitchen.claiming import CookReplaced
+from kitchen.events import KitchenNews
+from kitchen.retry import retry_delay
+from restaurant.claims import CookClaim, CookLease
+from restaurant.events import Kind, OrderEvent, make_event
+from restaurant.exceptions import KitchenTrouble, OrderCancelled, OrderFailed
+from restaurant.orders import MAX_DISH_NAME
+
+logger = get_task_logger(__name__)
+
+#: Progress is published each time the cooking passes another quarter.
+_PROGRESS_EVERY = 25
+#: Seconds of cooking before a step looks at the order again (lease, progress, cancel).
+_CHECK_IN_AFTER = 0.001
+
+
+class ProgressReport:
+    """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel.
+
+    A step that follows the last look at the order within _CHECK_IN_AFTER waits for the next
+    one: there is no lease to renew and no cancel to see yet. A dish of no time at all so
+    sends its progress with its `ready` event (`unsent`), in the same round trip.
+    """
+
+    def __init__(
+        self,
+        news: KitchenNews,
+        order_id: str,
+        where: dict[str, Any],
+        lease: CookLease | None,
+    ) -> None:
+        self.news = news
+        self.order_id = order_id
+        self.where = where
+        self.lease = lease
+        self.next_report = _PROGRESS_EVERY
+        self.unsent: list[OrderEvent] = []
+        self.checked_in = time.monotonic()
+
+    def __call__(self, percent: int) -> None:
+        if percent >= self.next_report:
+            self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
+            self.unsent.append(
+                make_event(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
+            )
+        if time.monotonic() - self.checked_in < _CHECK_IN_AFTER:
+            return
+        held, status = self.news.check_in(self.lease, self.unsent)
+        self.unsent = []
+        self.checked_in = time.monotonic()
+        if not held:
+            raise CookReplaced("another cook")
+        if status == "cancelled":
+            raise OrderCancelled(self.order_id)
+
+
+def result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], None]:
+    """Queue the task's SUCCESS result as Celery's Redis backend writes it: SETEX and PUBLISH.
+
+    The task ignores its result so that Celery does not store it a second time (a GET of the
+    old result first, then the write: two more round trips); it goes with the `ready` event.
+    """
+    backend = task.backend
+    # Celery's own layout of a result (status, date_done, result_extended's fields), so that
+    # AsyncResult and Flower read it as if the backend had written it.
+    meta = backend._get_result_meta(result, states.SUCCESS, None, task.request)
+    meta["task_id"] = task.request.id
+    key = backend.get_key_for_task(task.request.id)
+    value = backend.encode(meta)
+    expires = backend.expires
+
+    def write(pipe: Pipeline) -> None:
+        if expires:
+            pipe.setex(key, expires, value)
+        else:
+            pipe.set(key, value)
+        pipe.publish(key, value)
+
+    return write
+
+
+def retry_or_give_up(
+    task: Task, news: KitchenNews, trouble: KitchenTrouble, claim: CookClaim, where: dict[str, Any]
+) -> NoReturn:
+    """Send the order back for another attempt after a backoff, or fail it once out of tries."""
+    order_id = task.request.id
+    max_retries = task.app.conf.kitchen_max_retries
+    # Tries count from the start of this round: `waiter retry` starts a new one.
+    tries = where["attempt"] - claim.first_attempt + 1
+    if tries > max_retries:
+        reason = f"gave up after {tries} attempts: {trouble}"
+        news.tell_surely(Kind.FAILED, order_id, reason=reason, error=str(trouble), **where)
+        raise OrderFailed(reason) from None
+    delay = retry_delay(
+        tries - 1,
+        base=task.app.conf.kitchen_retry_backoff,
+        cap=task.app.conf.kitchen_retry_backoff_max,
+    )
+    logger.warning(
+        "Trouble with %s for table %d (attempt %d of %d): %s; trying again in %.2f s",
+        where["dish"],
+        where["table"],
+        tries,
+        max_retries + 1,
+        trouble,
+        delay,
+    )
+    news.tell(Kind.RETRYING, order_id, reason=str(trouble), retry_in=round(delay, 3), **where)
+    # The retry's task-sent event names this cook, not its pool process ("gen<pid>@host").
+    announcer = task.app.events.Dispatcher(hostname=task.request.hostname, enabled=False)
+    raise task.retry(exc=trouble, countdown=delay, event_dispatcher=announcer) from None
+
+
+def known_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The table and dish of a message that failed its checks, where they are plausible."""
+    known: dict[str, Any] = {}
+    table, dish = fields.get("table"), fields.get("dish")
+    if isinstance(table, int) and not isinstance(table, bool):
+        known["table"] = table
+    if isinstance(dish, str) and len(dish) <= MAX_DISH_NAME:
+        known["dish"] = dish
+    return known

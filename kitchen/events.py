@@ -16,8 +16,9 @@ from kitchen.celery import app
 from restaurant.claims import Claims, CookClaim, CookLease, renewal
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, OrderEvent, make_event
-from restaurant.ledger import Ledger, Recorded, recorded
+from restaurant.ledger import Ledger
 from restaurant.pipelines import run_together
+from restaurant.records import Recorded, recorded
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ import redis
 from redis.commands.core import Script
 
 from restaurant.events import OrderEvent
-from restaurant.ledger import Ledger, Recorded, recorded
+from restaurant.ledger import Ledger
 from restaurant.names import COOK_LEASE_KEY, ORDER_KEY, SENDING_KEY
+from restaurant.records import Recorded, recorded
 
 #: How long a waiter may take to send an order's message before another may send it instead.
 SENDING_LEASE_SECONDS: Final = 30

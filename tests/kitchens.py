@@ -7,7 +7,8 @@ from typing import Any
 
 import redis
 
-from restaurant.ledger import Ledger, OrderRecord
+from restaurant.ledger import Ledger
+from restaurant.records import OrderRecord
 from tools.worker import KitchenWorker
 
 

@@ -13,7 +13,8 @@ import redis
 
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, make_event
-from restaurant.ledger import Ledger, OrderRecord
+from restaurant.ledger import Ledger
+from restaurant.records import OrderRecord
 from restaurant.schedule import Schedule
 from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import AlreadyFinished, BadInput, OrderNotFound, RedisUnavailable
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 @cache
 def celery_app() -> "Celery":
     """Return the waiter's own Celery app, configured from celeryconfig like the kitchen's."""
-    # Imported here: placing orders on a Redis broker needs no Celery (waiter/fast_send.py).
+    # Imported here: placing orders on a Redis broker needs no Celery (waiter.fastpath).
     from celery import Celery  # noqa: PLC0415
 
     app = Celery("waiter")

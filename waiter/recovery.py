@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import redis
 from celery import Celery
 
-from restaurant.ledger import Ledger, OrderRecord
+from restaurant.ledger import Ledger
 from restaurant.names import OPEN_KEY, ORDER_KEY, PREPARE_DISH
+from restaurant.records import OrderRecord
 from restaurant.routing import station_queue
 from waiter.firing import event_sender
 

@@ -7,7 +7,7 @@ import redis
 from redis.client import Pipeline
 
 from tools.redis_server import RedisServer
-from waiter.relay import overlapped
+from waiter.fastpath.relay import overlapped
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Each order is sent twice into a private Redis database: once by the real `app.send_task`
 (with the waiter's event dispatcher, as the Celery path sends it) and once by
-`waiter.fast_send.TaskPusher`; the queued messages, the queue bindings and the `task-sent`
+`waiter.fastpath.send.TaskPusher`; the queued messages, the queue bindings and the `task-sent`
 events heard on pub/sub are decoded and compared.
 """
 
@@ -23,7 +23,8 @@ from celery.utils.saferepr import saferepr
 
 from restaurant.names import PREPARE_DISH
 from tools.redis_server import RedisServer
-from waiter import fast_send, wire
+from waiter.fastpath import send as fast_send
+from waiter.fastpath import wire
 from waiter.firing import event_sender
 
 #: Orders as `Order.model_dump()` gives them, with text that needs escaping in every layer.

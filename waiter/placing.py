@@ -10,18 +10,19 @@ import redis
 
 from restaurant.claims import Claims
 from restaurant.events import Kind, make_event
-from restaurant.ledger import Ledger, OrderRecord, Recorded
+from restaurant.ledger import Ledger
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
+from restaurant.records import OrderRecord, Recorded
 from restaurant.schedule import HeldOrder, Schedule
-from waiter import fast_send
 from waiter.client import bounded_client, celery_app, check_reachable, open_ledger, redis_errors
 from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, RedisUnavailable
+from waiter.fastpath import send as fast_send
+from waiter.fastpath.relay import relayed
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
-from waiter.relay import relayed
 
 #: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
 BATCH: Final = 2000
@@ -199,8 +200,10 @@ def _send(
                 yield from batch
     except RedisUnavailable as exc:
         if sent:
+            orders = "order" if len(placing) == 1 else "orders"
+            verb = "was" if len(sent) == 1 else "were"
             raise RedisUnavailable(
-                f"{exc} ({len(sent)} of {len(placing)} orders were sent)"
+                f"{exc} ({len(sent)} of {len(placing)} {orders} {verb} sent)"
             ) from None
         raise
     finally:

@@ -1,6 +1,6 @@
 """Sending task messages straight to a Redis broker: one transaction per batch.
 
-What `app.send_task` would put in Redis, the same in meaning (waiter/wire.py), without
+What `app.send_task` would put in Redis, the same in meaning (waiter/fastpath/wire.py), without
 Celery's per-message publish path (about 1.2 ms each): the messages LPUSHed to their queue,
 a PUBLISH per Flower `task-sent` event, and the queue's binding the first time it is used.
 """
@@ -18,7 +18,7 @@ from redis.commands.core import Script
 import celeryconfig
 from restaurant.ledger import database_of
 from restaurant.pipelines import execute
-from waiter import wire
+from waiter.fastpath import wire
 
 #: PUBLISH each argument on the channel KEYS[1], in order: one command for a batch of events
 #: instead of one each (subscribers receive the same messages as from separate PUBLISHes).

@@ -138,7 +138,8 @@ def test_purge_asks_first_and_deletes_what_it_listed(
     assert "add --yes" in unasked.stderr and client.zcard("restaurant:dead") == before
 
     purged = run_waiter(env, "failed", "--purge", "--yes")
-    assert purged.returncode == 0 and purged.stdout == f"Deleted {before} failed orders.\n"
+    deleted = f"{before} failed order" + ("s" if before > 1 else "")
+    assert purged.returncode == 0 and purged.stdout == f"Deleted {deleted}.\n"
     assert client.zcard("restaurant:dead") == client.hlen("restaurant:dead:letters") == 0
     assert run_waiter(env, "failed").stdout == "no failed orders\n"
 

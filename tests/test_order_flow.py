@@ -127,8 +127,8 @@ def test_wait_gives_up_at_its_timeout_and_the_order_stays_queued(
 
     assert waiting.returncode == 5
     assert err == (
-        "waiter: error: timed out after 2.5 s with 1 of 1 dishes not done; "
-        "they are still in the kitchen (see 'waiter status ID')\n"
+        "waiter: error: timed out after 2.5 s with 1 of 1 dish not done; "
+        "it is still in the kitchen (see 'waiter status ID')\n"
     )
     # Exact, not rounded up to Celery's one-second polls (which would make it 3 s).
     assert 2.0 <= waited < 2.9

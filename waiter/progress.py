@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from restaurant.events import Kind, OrderEvent
 from restaurant.orders import Order
+from waiter.display import counted
 
 #: Above this many dishes, one bar counts finished dishes instead of a bar per dish.
 MAX_BARS = 20
@@ -44,14 +45,13 @@ def outcome_line(order: Order, event: OrderEvent) -> str:
 
 def shortfall(display: Display, dishes: int) -> str:
     """Say how many dishes did not end ready ('' when all did)."""
-    failed = f"{display.failed} of {dishes} dishes failed" if display.failed else ""
+    of_dishes = f"of {counted(dishes, 'dish', 'dishes')}"
+    failed = f"{display.failed} {of_dishes} failed" if display.failed else ""
     if not display.cancelled:
         return failed
     cancelled = f"{display.cancelled} {'were' if display.cancelled > 1 else 'was'} cancelled"
     return (
-        f"{failed} and {cancelled}"
-        if failed
-        else f"{display.cancelled} of {dishes} dishes: {cancelled}"
+        f"{failed} and {cancelled}" if failed else f"{display.cancelled} {of_dishes}: {cancelled}"
     )
 
 

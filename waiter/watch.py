@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from restaurant.events import OrderEvent, parse_event
 from restaurant.ledger import Ledger
 from waiter.client import celery_app, first_line, open_ledger, redis_errors
+from waiter.display import counted
 from waiter.exceptions import RedisUnavailable, WaitTimedOut
 
 #: Above this many orders, --wait listens to the channel of every order instead of each one's.
@@ -58,9 +59,11 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             where = maybe_sanitize_url(url)
             raise RedisUnavailable(f"lost Redis at {where}: {first_line(exc)}") from None
+    dishes = counted(len(order_ids), "dish", "dishes")
+    they_are = "it is" if len(pending) == 1 else "they are"
     raise WaitTimedOut(
-        f"timed out after {timeout:g} s with {len(pending)} of {len(order_ids)} dishes not done; "
-        "they are still in the kitchen (see 'waiter status ID')"
+        f"timed out after {timeout:g} s with {len(pending)} of {dishes} not done; "
+        f"{they_are} still in the kitchen (see 'waiter status ID')"
     )
 
 

@@ -70,7 +70,7 @@ broker_transport_options = {
     "unacked_restore_interval": _restore_interval,
     "unacked_restore_throttle": 1,
     # A Redis cook reads rush queues before the others (restaurant/queue_order.py); RabbitMQ
-    # ignores this and gets the same effect from one prefetch per queue (README).
+    # ignores this and gets the same effect from one prefetch per queue (docs/kitchen.md).
     "queue_order_strategy": "restaurant.queue_order:RushFirstCycle",
     "socket_connect_timeout": _connect_timeout,
     "socket_timeout": _command_timeout,

@@ -1,4 +1,4 @@
-"""Flower's settings, read by `celery -A kitchen flower` started in this directory (see README).
+"""Flower's settings, read by `celery -A kitchen flower` started here (docs/monitoring.md).
 
 Flower applies its FLOWER_* environment variables, then this file, then the command line; the
 values below read the same variables, so the environment still wins over these defaults.

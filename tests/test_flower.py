@@ -142,7 +142,7 @@ def test_basic_auth_guards_pages_api_and_controls(monitored: Monitored) -> None:
     assert flower.request("/api/task/send-task/kitchen.prepare_dish", method="POST")[0] == 401
     assert flower.request(control, auth=AUTH, method="POST")[0] == 200
     assert flower.request("/healthcheck") == (200, b"OK")
-    # Prometheus scrapes without credentials (README says so).
+    # Prometheus scrapes without credentials (the manual says so).
     status, metrics = flower.request("/metrics")
     assert status == 200 and b"flower_events_total" in metrics
     # The URL prefix is the only way in.
@@ -172,9 +172,9 @@ def test_metrics_count_the_orders(monitored: Monitored) -> None:
     assert sample("flower_events_total", task=task, type="task-sent", worker=waiter) >= 3
     assert sample("flower_events_total", task=task, type="task-sent", worker=worker) == 5
     assert 'worker="gen' not in metrics
-    # Every metric the README documents is one Flower really serves.
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Metrics for Prometheus", 1)[1].split("\n## ", 1)[0]
+    # Every metric the manual documents is one Flower really serves.
+    manual = (ROOT / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    section = manual.split("## Metrics for Prometheus", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`(flower_[a-z_]+)", section))
     assert len(documented) >= 5
     for name in documented:

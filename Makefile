@@ -3,20 +3,32 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: install demo up test bench chaos lint docs docs-serve format clean
+.PHONY: install lock test-versions demo up test bench chaos lint docs docs-serve format clean
 
 install: $(STAMP)
 
+# Exactly the lock: a fresh virtual environment, every package pinned and its hash checked by
+# the pip that comes with Python, then our project itself, built by the locked hatchling.
 # Our own modules are compiled to bytecode too, as pip does for an installed package: an
 # editable install writes none where PYTHONDONTWRITEBYTECODE is set, and `waiter` would compile
 # them at every start.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	$(BIN)/python -m compileall -q kitchen restaurant waiter celeryconfig.py
 	touch $(STAMP)
+
+lock: install  ## Resolve pyproject.toml's ranges anew (newest allowed) into requirements.lock.
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --upgrade --quiet --output-file $(LOCK)
+
+test-versions: install  ## The Celery and kombu tests at both ends of pyproject.toml's ranges.
+	$(BIN)/python -m tools.versions
 
 demo: install  ## Run the restaurant end to end: Redis (private if needed), a worker, three orders.
 	$(BIN)/python -m tools.demo

@@ -8,6 +8,7 @@ from kitchen.monitoring import refuse_unsafe_flower
 from kitchen.queues import install as install_queues
 from kitchen.recipes import Kitchen
 from kitchen.transport import install as install_transport
+from kitchen.versions import install as install_version_check
 from restaurant.exceptions import ConfigError
 
 # Before the app connects: kombu's Redis transport, with one client for its commands.
@@ -18,6 +19,8 @@ app.config_from_object("celeryconfig")
 import_modules.connect(refuse_unsafe_flower, sender=app)
 # One queue per station (and one for its rush orders): `-Q grill` makes a grill-only cook.
 install_queues(app, get_kitchen().menu)
+# A worker says at start when Celery or kombu is outside the range it was tested with.
+install_version_check()
 
 
 def check_visibility_timeout(

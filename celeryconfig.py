@@ -41,6 +41,10 @@ kitchen_max_deliveries = env_int("KITCHEN_MAX_DELIVERIES", 3, minimum=1, maximum
 kitchen_lease_seconds = env_float("KITCHEN_LEASE_SECONDS", 3.0, minimum=0.5, maximum=600)
 # How long a cook keeps trying to record a dish's outcome (ready, failed) while Redis is away.
 kitchen_report_patience = env_float("KITCHEN_REPORT_PATIENCE", 15.0, minimum=0.0, maximum=600)
+# A worker beats every sixth of this; one silent this long is presumed dead, and another worker
+# puts the messages it held (on the stove or reserved) back in their queues (kitchen/liveness.py).
+# The visibility timeout stays the last resort, for messages no live worker claims.
+kitchen_dead_after = env_float("KITCHEN_DEAD_AFTER", 6.0, minimum=1.0, maximum=600)
 
 # --- Shutdown: SIGTERM lets the dishes on the stove finish; reserved orders go back at once ---
 # On a cold shutdown (SIGQUIT, or a second Ctrl-C) dishes still get this long before they

@@ -3,6 +3,7 @@
 from celery import Celery
 from celery.signals import import_modules
 
+from kitchen import liveness
 from kitchen.current import get_kitchen
 from kitchen.monitoring import refuse_unsafe_flower
 from kitchen.queues import install as install_queues
@@ -21,6 +22,8 @@ import_modules.connect(refuse_unsafe_flower, sender=app)
 install_queues(app, get_kitchen().menu)
 # A worker says at start when Celery or kombu is outside the range it was tested with.
 install_version_check()
+# A worker beats in Redis; the others put a dead one's messages back in seconds.
+liveness.install()
 
 
 def check_visibility_timeout(

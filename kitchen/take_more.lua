@@ -1,9 +1,10 @@
 -- Take up to ARGV[1] more messages from a cook's queues and record each as unacknowledged,
 -- in one atomic step: what kombu's BRPOP and its QoS.append do for one message at a time.
 --
--- KEYS[1..n-2] the queue lists, in the order BRPOP reads them
--- KEYS[n-1] kombu's unacked index (sorted set)   KEYS[n] kombu's unacked messages (hash)
--- ARGV[1] most messages to take   ARGV[2] now (s since the epoch)
+-- KEYS[1..n-3] the queue lists, in the order BRPOP reads them
+-- KEYS[n-2] kombu's unacked index (sorted set)   KEYS[n-1] kombu's unacked messages (hash)
+-- KEYS[n] the set of tags this worker holds (kitchen/liveness.py), used if ARGV[3] is 1
+-- ARGV[1] most messages to take   ARGV[2] now (s since the epoch)   ARGV[3] 1: list as held
 --
 -- A message recorded here is in Redis's hands or the cook's at every moment, as with kombu.
 -- One that is not a kombu message (no delivery tag, exchange or routing key) is put back
@@ -12,7 +13,8 @@
 --
 -- Returns {queue key, message, queue key, message, ...} in the order taken.
 local most = tonumber(ARGV[1])
-local index, unacked = KEYS[#KEYS - 1], KEYS[#KEYS]
+local index, unacked, held = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
+local listed = ARGV[3] == '1'
 local taken = {}
 
 local function envelope(raw)
@@ -26,7 +28,7 @@ local function envelope(raw)
   return properties.delivery_tag, info
 end
 
-for i = 1, #KEYS - 2 do
+for i = 1, #KEYS - 3 do
   while #taken < 2 * most do
     local raw = redis.call('RPOP', KEYS[i])
     if not raw then break end
@@ -40,6 +42,7 @@ for i = 1, #KEYS - 2 do
     redis.call('HSET', unacked, tag,
                '[' .. raw .. ',' .. cjson.encode(info.exchange) .. ','
                .. cjson.encode(info.routing_key) .. ']')
+    if listed then redis.call('SADD', held, tag) end
     table.insert(taken, KEYS[i])
     table.insert(taken, raw)
   end

@@ -7,7 +7,9 @@ from typing import Any, Final
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
 from kombu.transport import redis as kombu_redis
-from kombu.utils.json import loads
+from kombu.utils.json import dumps, loads
+
+from kitchen import liveness
 
 #: Most messages taken in one go after a BRPOP (the prefetch limit applies first).
 TAKE_AT_MOST: Final = 500
@@ -16,20 +18,70 @@ _TAKE_MORE: Final = resources.files("kitchen").joinpath("take_more.lua").read_te
 
 
 class QoS(kombu_redis.QoS):
-    """kombu's Redis QoS, told which messages `take_more.lua` has already recorded."""
+    """kombu's Redis QoS, whose messages are also listed as held by this worker.
+
+    kombu records a delivered message in its `unacked` hash; in a kitchen worker it also goes
+    in the worker's held set (kitchen/liveness.py), so that another worker can put it back
+    when this one dies, and it leaves both when acknowledged, rejected or restored. The QoS is
+    also told which messages `take_more.lua` has already recorded.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         #: Delivery tags recorded as unacknowledged in Redis, not yet appended here.
         self.recorded: set[str] = set()
+        #: The worker whose held set lists this channel's messages (None: no kitchen worker).
+        self.owner = liveness.worker_id()
+
+    @property
+    def held_key(self) -> str | None:
+        """The set of delivery tags this worker holds, if it is a kitchen worker."""
+        return liveness.held_key(self.owner) if self.owner else None
 
     def append(self, message: Any, delivery_tag: str) -> None:
         """Keep track of a delivered message; record it in Redis unless that is done."""
         if delivery_tag in self.recorded:
             self.recorded.discard(delivery_tag)
-            virtual.QoS.append(self, message, delivery_tag)  # type: ignore[no-untyped-call]
+        elif self.held_key is None:
+            super().append(message, delivery_tag)  # type: ignore[no-untyped-call]
             return
-        super().append(message, delivery_tag)  # type: ignore[no-untyped-call]
+        else:
+            delivery = message.delivery_info
+            raw = [message._raw, delivery["exchange"], delivery["routing_key"]]
+            record = dumps(raw)  # type: ignore[no-untyped-call]
+            with self.pipe_or_acquire() as pipe:
+                pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()})
+                pipe.hset(self.unacked_key, delivery_tag, record)
+                pipe.sadd(self.held_key, delivery_tag)
+                pipe.execute()
+        virtual.QoS.append(self, message, delivery_tag)  # type: ignore[no-untyped-call]
+
+    def ack(self, delivery_tag: str) -> None:
+        """Forget an acknowledged message, unless another worker holds it now."""
+        self._settle(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """Put a message back at the end of its queue, or forget it."""
+        if requeue:
+            self.restore_by_tag(delivery_tag, leftmost=True)  # type: ignore[no-untyped-call]
+        else:
+            self._settle(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+
+    def _settle(self, delivery_tag: str) -> None:
+        if self.held_key is None:
+            self._remove_from_indices(delivery_tag).execute()
+            return
+        self.channel.settle_script(
+            keys=[self.held_key, self.unacked_index_key, self.unacked_key], args=[delivery_tag]
+        )
+
+    def _remove_from_indices(self, delivery_tag: str, pipe: Any = None) -> Any:
+        pipe = super()._remove_from_indices(delivery_tag, pipe)  # type: ignore[no-untyped-call]
+        if self.held_key is not None:
+            pipe.srem(self.held_key, delivery_tag)
+        return pipe
 
 
 class Channel(kombu_redis.Channel):
@@ -67,6 +119,11 @@ class Channel(kombu_redis.Channel):
     def _take_more_script(self) -> Any:
         return self._sync_client.register_script(_TAKE_MORE)
 
+    @cached_property
+    def settle_script(self) -> Any:
+        """kitchen/liveness.py's SETTLE, on this channel's client."""
+        return self._sync_client.register_script(liveness.SETTLE)
+
     def _brpop_read(self, **options: Any) -> bool:
         delivered: bool = super()._brpop_read(**options)  # type: ignore[no-untyped-call]
         self._take_more()
@@ -83,8 +140,10 @@ class Channel(kombu_redis.Channel):
             for step in self.priority_steps
             for queue in queues
         ]
+        held = self.qos.held_key
         taken = self._take_more_script(
-            keys=[*keys, self.unacked_index_key, self.unacked_key], args=[room, time.time()]
+            keys=[*keys, self.unacked_index_key, self.unacked_key, held or ""],
+            args=[room, time.time(), 1 if held else 0],
         )
         for key, raw in zip(taken[::2], taken[1::2], strict=True):
             queue = _text(key).rsplit(self.sep, 1)[0]

@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout")
+WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout", "recovery")
 LIMIT = ("one_at_a_time", "pipelined", "round_trip", "cli", "fanout")
 BASELINE = ("submit", "drain", "round_trip", "busy", "busy_green", "cli")
 
@@ -28,13 +28,14 @@ def _positive_numbers(figures: dict[str, object], where: str) -> None:
             _positive_numbers(nested, f"{where}.{name}")
 
 
+@pytest.mark.timeout(200)
 def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=170,
         check=False,
         cwd=Path(__file__).resolve().parent.parent,
     )
@@ -58,7 +59,9 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
     assert report["ours"]["fanout"]["samples"] == 2 * 20
     assert set(report["targets"]) == {
         "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
+        "recovery",
     }  # fmt: skip
+    assert report["ours"]["recovery"]["ready_once"] is True
     assert all(isinstance(target["met"], bool) for target in report["targets"].values())
     # The table names every workload, with the target and whether it is met.
     for label in (
@@ -68,6 +71,7 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         "4 busy",
         "5 CLI",
         "6 fan-out",
+        "8 recovery",
         "7 memory",
     ):
         assert label in result.stdout

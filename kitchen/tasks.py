@@ -12,6 +12,7 @@ from kitchen.claiming import CookReplaced, claim_order, give_up_cancelled
 from kitchen.current import get_kitchen, get_rules
 from kitchen.events import LedgerUnreachable, get_news
 from kitchen.green import soft_time_limit
+from kitchen.late_signal import dish_in_hand
 from kitchen.reporting import ProgressReport, known_fields, result_writer, retry_or_give_up
 from kitchen.stations import claim_station
 from restaurant.events import Kind, OrderEvent, make_event
@@ -43,8 +44,9 @@ _fallback_limits = get_kitchen().longest_limits()
 def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
     """Cook one dish for one table, publishing each step, and report how it went."""
     try:
-        # The gevent pool has no soft time limit of its own (kitchen.green); prefork does.
-        with soft_time_limit(self, fields):
+        # The gevent pool has no soft time limit of its own (kitchen.green); prefork does, and
+        # its signal may come after the dish has ended (kitchen.late_signal).
+        with soft_time_limit(self, fields), dish_in_hand():
             return _prepare(self, args, fields)
     except LedgerUnreachable as exc:
         # What happened could not be recorded: hand the message back, to be done again.

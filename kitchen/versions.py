@@ -1,4 +1,4 @@
-"""The Celery and kombu versions the kitchen was tested with, checked when a worker starts.
+"""The Celery, kombu and billiard versions the kitchen was tested with, checked at start-up.
 
 The kitchen uses internals of both (pyproject.toml names them beside their ranges), so a
 version outside the range it declares may change how it behaves. A worker that finds one says
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 #: Our distribution, whose metadata carries the ranges pyproject.toml declares.
 DISTRIBUTION: Final = "restaurant-orders"
 #: The packages whose internals the kitchen uses, checked at start-up.
-WATCHED: Final = ("celery", "kombu")
+WATCHED: Final = ("celery", "kombu", "billiard")
 
 
 def declared_ranges(distribution: str = DISTRIBUTION) -> dict[str, SpecifierSet]:
@@ -62,7 +62,7 @@ def installed_versions(names: tuple[str, ...] = WATCHED) -> dict[str, str]:
 
 
 def warn_if_untested(**_: Any) -> None:
-    """At a worker's start: log one warning line if Celery or kombu is outside its range."""
+    """At a worker's start: log one warning line if Celery, kombu or billiard is outside."""
     try:
         ranges = declared_ranges()
     except PackageNotFoundError:

@@ -3,13 +3,18 @@
 Print the effective settings with `python -m celeryconfig`.
 """
 
+from types import ModuleType
+
+from restaurant import sentinel
 from restaurant.env import env_float, env_int, env_str
 from restaurant.names import ORDERS_QUEUE
 
 # --- Where messages and results live -------------------------------------------------------
 redis_url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-broker_url = env_str("BROKER_URL", redis_url)
-result_backend = env_str("RESULT_BACKEND", redis_url)
+# A Sentinel URL (sentinel://h1:26379;sentinel://h2:26379/0) with the database written on every
+# part, where kombu and Celery look for it (restaurant/sentinel.py).
+broker_url = sentinel.canonical(env_str("BROKER_URL", redis_url))
+result_backend = sentinel.canonical(env_str("RESULT_BACKEND", redis_url))
 
 # --- Serialization: JSON only, so a planted pickle is refused, never loaded ------------------
 task_serializer = "json"
@@ -79,7 +84,12 @@ broker_transport_options = {
     "socket_connect_timeout": _connect_timeout,
     "socket_timeout": _command_timeout,
 }
-result_backend_transport_options = {"visibility_timeout": visibility_timeout}
+result_backend_transport_options: dict[str, object] = {"visibility_timeout": visibility_timeout}
+# Sentinel: the master's name and the sentinels' own password, for kombu and for Celery.
+if sentinel.is_sentinel(broker_url):
+    broker_transport_options.update(sentinel.transport_options())
+if sentinel.is_sentinel(result_backend):
+    result_backend_transport_options.update(sentinel.transport_options())
 
 # --- Results -----------------------------------------------------------------------------------
 result_expires = env_int("RESULT_EXPIRES", 86_400, minimum=1)
@@ -115,20 +125,27 @@ result_backend_always_retry = False
 
 def _show() -> None:
     """Print the effective settings, with passwords masked."""
-    # Imported here: the waiter reads these settings without loading kombu (it starts faster).
-    from kombu.utils.url import maybe_sanitize_url  # noqa: PLC0415
-
     settings = {
         name: value
         for name, value in sorted(globals().items())
         if not name.startswith("_")
         and not callable(value)
         and name.islower()
-        and not hasattr(value, "__path__")
+        and not isinstance(value, ModuleType)
     }
     for name, value in settings.items():
-        shown = maybe_sanitize_url(value) if name.endswith(("_url", "_backend")) else value
-        print(f"{name} = {shown!r}")  # noqa: T201
+        print(f"{name} = {_masked(name, value)!r}")  # noqa: T201
+
+
+def _masked(name: str, value: object) -> object:
+    """A setting as it may be shown: URLs without their password, no password at all."""
+    if isinstance(value, dict):
+        return {key: _masked(str(key), item) for key, item in value.items()}
+    if isinstance(value, str) and "password" in name:
+        return "**"
+    if isinstance(value, str) and name.endswith(("_url", "_backend")):
+        return sentinel.sanitized(value)
+    return value
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class QoS(kombu_redis.QoS):
         self.recorded: set[str] = set()
         #: The worker whose held set lists this channel's messages (None: no kitchen worker).
         self.owner = liveness.worker_id()
+        if self.owner:
+            liveness.track(self)
 
     @property
     def held_key(self) -> str | None:
@@ -163,6 +165,20 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """`Channel` above, on the master the sentinels name (kombu's Sentinel channel)."""
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Sentinel transport with `SentinelChannel` above."""
+
+    Channel = SentinelChannel
+
+
 def install() -> None:
-    """Make `redis://` brokers of this process use `Transport` (URLs and Flower see no change)."""
+    """Make `redis://` and `sentinel://` brokers of this process use the transports above.
+
+    URLs, the worker's banner and Flower's broker page see no change.
+    """
     TRANSPORT_ALIASES["redis"] = f"{__name__}:Transport"
+    TRANSPORT_ALIASES["sentinel"] = f"{__name__}:SentinelTransport"

@@ -1,23 +1,68 @@
 """Redis clients that fail fast: one connection attempt, bounded waits, a name on the server."""
 
+from typing import Final
+
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from restaurant import sentinel
+
+#: The URLs of a Redis server, or of the sentinels that name one.
+REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://", sentinel.SCHEME)
+
+#: Tries of a command through Sentinel while the master is away: pauses of 0.2 s doubling to
+#: 1 s, about 13 s in all, so that a failover (a few seconds after the sentinels agree that
+#: the master is down) is waited out rather than reported.
+FAILOVER_TRIES: Final = 15
 
 
-def bounded_redis(url: str, timeout: float, name: str) -> redis.Redis:
+def bounded_redis(
+    url: str,
+    timeout: float,
+    name: str,
+    *,
+    decode_responses: bool = False,
+    wait_out_failovers: bool = True,
+) -> redis.Redis:
     """A client that gives up after `timeout` seconds without retrying.
 
-    Its connections carry `name`, so that CLIENT LIST on the server tells who is who.
+    Its connections carry `name`, so that CLIENT LIST on the server tells who is who. A
+    `sentinel://` URL gives a client of the master the sentinels name, found again at each new
+    connection, so that a client outlives a failover: it tries again (FAILOVER_TRIES) while
+    the sentinels elect a new master, unless `wait_out_failovers` is off (a caller with
+    retries of its own, which must not be held up for seconds by one command).
     """
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        client_name=name,
+    options = {
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "client_name": name,
         # No CLIENT SETINFO: two round trips per new connection, and redis-py reads its own
-        # version from the package metadata for each one (about 1.5 ms here). The name is
-        # enough to tell who is who.
-        driver_info=None,
+        # version from the package metadata for each one (about 1.5 ms). The name is enough
+        # to tell who is who.
+        "driver_info": None,
+        "decode_responses": decode_responses,
+    }
+    if not sentinel.is_sentinel(url):
+        return redis.Redis.from_url(url, **options)
+    if wait_out_failovers:
+        options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), FAILOVER_TRIES)
+    where = sentinel.parse(url)
+    asked = Sentinel(  # type: ignore[no-untyped-call]
+        list(where.sentinels),
+        sentinel_kwargs={
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            **sentinel.sentinel_kwargs(),
+        },
     )
+    master: redis.Redis = asked.master_for(  # type: ignore[no-untyped-call]
+        sentinel.master_name(),
+        db=where.db,
+        password=where.password,
+        username=where.username,
+        **options,
+    )
+    return master

@@ -201,10 +201,13 @@ def test_kwargs_repr_is_celerys_saferepr(kwargs: dict[str, Any]) -> None:
     assert wire.kwargs_repr(kwargs) == saferepr(kwargs, 1024, maxlevels=3)
 
 
-def test_only_a_plain_redis_broker_skips_celery(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_a_plain_redis_or_sentinel_broker_skips_celery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert fast_send.applies("redis://127.0.0.1:6379/0")
+    # The master Sentinel names stores messages as any Redis does.
+    assert fast_send.applies("sentinel://127.0.0.1:26379/0;sentinel://127.0.0.1:26380/0")
     assert not fast_send.applies("amqp://guest:guest@127.0.0.1:5672//")
-    assert not fast_send.applies("sentinel://127.0.0.1:26379")
     assert not fast_send.applies("rediss://127.0.0.1:6380/0")
     monkeypatch.setenv(fast_send.VIA_CELERY, "1")
     assert not fast_send.applies("redis://127.0.0.1:6379/0")

@@ -9,6 +9,7 @@ from typing import Self
 
 import redis
 
+from restaurant.connections import bounded_redis
 from tools.process import OwnProcess
 
 #: The Redis configuration shipped for running the restaurant: persistence on, no eviction.
@@ -37,8 +38,8 @@ def free_port() -> int:
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
-    """Say whether a Redis at `url` answers PING within `timeout` seconds."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    """Say whether a Redis at `url` (or the master its sentinels name) answers PING in time."""
+    client = bounded_redis(url, timeout, "answers")
     try:
         with client:
             return bool(client.ping())

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from restaurant.connections import bounded_redis
+from restaurant import sentinel
+from restaurant.connections import REDIS_SCHEMES, bounded_redis
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
 from restaurant.records import OrderRecord
@@ -71,10 +72,8 @@ def _unreachable() -> tuple[type[Exception], ...]:
 
 
 def _sanitized(url: str) -> str:
-    """The URL with its password masked, as kombu shows it (kombu loaded only for an error)."""
-    from kombu.utils.url import maybe_sanitize_url  # noqa: PLC0415
-
-    return str(maybe_sanitize_url(url))
+    """The URL with its password masked (each part of a Sentinel URL)."""
+    return sentinel.sanitized(url)
 
 
 def check_reachable(conf: BrokerSettings, *, ledger_too: bool = True) -> None:
@@ -88,7 +87,7 @@ def check_reachable(conf: BrokerSettings, *, ledger_too: bool = True) -> None:
     for url in dict.fromkeys((conf.result_backend, conf.broker_url)):
         if not ledger_too and url == conf.result_backend:
             continue
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(REDIS_SCHEMES):
             continue
         with redis_errors(url):
             bounded_client(conf, url).ping()

@@ -16,6 +16,7 @@ from types import FrameType
 import redis
 from kombu.exceptions import OperationalError
 
+from restaurant.connections import REDIS_SCHEMES
 from restaurant.env import env_float
 from restaurant.schedule import Schedule
 from waiter.client import bounded_client, celery_app, open_ledger
@@ -40,7 +41,7 @@ class Scheduler:
         broker = str(self.app.conf.broker_url)
         self.broker = (
             bounded_client(self.app.conf, broker, "scheduler")
-            if broker.startswith(("redis://", "rediss://", "unix://"))
+            if broker.startswith(REDIS_SCHEMES)
             else None
         )
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
-from kombu.utils.url import maybe_sanitize_url
 from pydantic import ValidationError
 
 from restaurant.events import OrderEvent, parse_event
 from restaurant.ledger import Ledger
+from restaurant.sentinel import sanitized
 from waiter.client import celery_app, first_line, open_ledger, redis_errors
 from waiter.display import counted
 from waiter.exceptions import RedisUnavailable, WaitTimedOut
@@ -57,7 +57,7 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
                     if not pending:
                         return
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            where = maybe_sanitize_url(url)
+            where = sanitized(url)
             raise RedisUnavailable(f"lost Redis at {where}: {first_line(exc)}") from None
     dishes = counted(len(order_ids), "dish", "dishes")
     they_are = "it is" if len(pending) == 1 else "they are"
@@ -82,7 +82,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     """
     app = celery_app()
     url = app.conf.result_backend
-    where = maybe_sanitize_url(url)
+    where = sanitized(url)
     last_seq: OrderedDict[str, int] = OrderedDict()
     lost_at: float | None = None
     connected_once = False

@@ -45,6 +45,9 @@ _NEUTRAL_OPTIONS: Final = frozenset(
         "health_check_interval",
         "retry_on_timeout",
         "max_connections",
+        # Sentinel: which master, and the sentinels' password; the master stores as any Redis.
+        "master_name",
+        "sentinel_kwargs",
     }
 )
 #: Celery settings that would change the message or its queue if celeryconfig set them.
@@ -70,10 +73,11 @@ _SHAPING_SETTINGS: Final = (
 def applies(broker_url: str) -> bool:
     """Whether messages for this broker can be pushed directly, exactly as Celery would store them.
 
-    Only a plain `redis://` broker with settings that leave kombu's storage as it is by default;
-    anything else (RabbitMQ, Sentinel, TLS, key prefixes, custom queues) goes through Celery.
+    Only a plain `redis://` broker, or the master Sentinel names, with settings that leave
+    kombu's storage as it is by default; anything else (RabbitMQ, TLS, key prefixes, custom
+    queues) goes through Celery.
     """
-    if os.environ.get(VIA_CELERY) or not broker_url.startswith("redis://"):
+    if os.environ.get(VIA_CELERY) or not broker_url.startswith(("redis://", "sentinel://")):
         return False
     return _celeryconfig_applies()
 

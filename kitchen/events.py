@@ -16,9 +16,11 @@ from kitchen.celery import app
 from restaurant.claims import Claims, CookClaim, CookLease, renewal
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, OrderEvent, make_event
+from restaurant.exceptions import NotReplicated
 from restaurant.ledger import Ledger
 from restaurant.pipelines import run_together
 from restaurant.records import Recorded, recorded
+from restaurant.replication import confirm, replicas_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +42,11 @@ class KitchenNews:
     for up to `patience` seconds, long enough for Redis to restart.
     """
 
-    def __init__(self, ledger: Ledger, claims: Claims, patience: float) -> None:
+    def __init__(self, ledger: Ledger, claims: Claims, patience: float, replicas: int = 0) -> None:
         self.ledger = ledger
         self.claims = claims
+        #: Replicas that must have an outcome before its message is acknowledged.
+        self.replicas = replicas
         tries = max(0, math.ceil(patience / _BACKOFF_CAP))
         self._retry = Retry(
             ExponentialBackoff(cap=_BACKOFF_CAP, base=0.05),
@@ -88,9 +92,11 @@ class KitchenNews:
         """Record and publish an outcome, trying again while Redis is unreachable.
 
         The `earlier` events (progress not yet sent) go first and what `also` queues on the
-        pipeline (the task's result) after, all in the same round trip.
-        Raises LedgerUnreachable when Redis stays away; any other refusal (a key of the wrong
-        type) is logged and answered with None, as for `tell`: trying again would not help.
+        pipeline (the task's result) after, all in the same round trip. With replicas to wait
+        for, it returns once they have the outcome too (restaurant/replication.py).
+        Raises LedgerUnreachable when Redis stays away or no replica confirms; any other
+        refusal (a key of the wrong type) is logged and answered with None, as for `tell`:
+        trying again would not help.
         """
         event = make_event(kind, order_id, **fields)
 
@@ -100,12 +106,14 @@ class KitchenNews:
             return self.ledger.record_along(event, also, earlier=earlier)
 
         try:
-            return self._retry.call_with_retry(record, _ignore)
-        except _UNREACHABLE as exc:
+            told = self._retry.call_with_retry(record, _ignore)
+            confirm(self.ledger.client, self.replicas)
+        except (*_UNREACHABLE, NotReplicated) as exc:
             raise LedgerUnreachable(f"the {kind} event of order {order_id}: {exc}") from exc
         except redis.RedisError as exc:
             logger.warning("Could not publish the %s event of order %s: %s", kind, order_id, exc)
             return None
+        return told
 
     def lease(self, order_id: str, attempt: int) -> CookLease:
         """Return this cook's (unclaimed) lease on one attempt at an order."""
@@ -181,9 +189,14 @@ def _news_for(pid: int) -> KitchenNews:
     # One connection attempt per try: the retries are KitchenNews's own, and bounded. Not
     # broker_connection_timeout, which Celery sets to None in a gevent worker.
     timeout = float(app.conf.redis_socket_connect_timeout)
-    client = bounded_redis(app.conf.result_backend, timeout, "kitchen")
+    # Not held up by a failover: outcomes and claims are retried below (KITCHEN_REPORT_PATIENCE),
+    # and a progress report that waited would hold up the dish past its time limit.
+    client = bounded_redis(app.conf.result_backend, timeout, "kitchen", wait_out_failovers=False)
     return KitchenNews(
-        Ledger.from_settings(client), Claims(client), app.conf.kitchen_report_patience
+        Ledger.from_settings(client),
+        Claims(client),
+        app.conf.kitchen_report_patience,
+        replicas_wanted(app.conf.result_backend),
     )
 
 

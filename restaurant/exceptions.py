@@ -27,3 +27,7 @@ class ConfigError(RestaurantError):
 
 class OrderCancelled(RestaurantError):
     """The order was cancelled: the kitchen stops cooking it, or never starts."""
+
+
+class NotReplicated(RestaurantError):
+    """Redis took a write but too few replicas confirmed it in time (REDIS_WAIT_REPLICAS)."""

@@ -23,6 +23,7 @@ from waiter.fastpath import send as fast_send
 from waiter.fastpath.relay import relayed
 from waiter.firing import Placement, event_sender
 from waiter.keys import Ticket
+from waiter.replicas import confirm_placed, replicated_by
 
 #: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
 BATCH: Final = 2000
@@ -192,11 +193,13 @@ def _send(
 ) -> Iterator[PlacedOrder]:
     """Publish the orders' messages; record the ones that never left as failed."""
     sent: list[PlacedOrder] = []
+    replicated = replicated_by(conf, ledger)
     try:
         with redis_errors(conf.broker_url):
             batches = _push(placing, *pusher) if pusher else _send_tasks(placing, how)
             for batch in batches:
                 sent.extend(batch)
+                confirm_placed(replicated)
                 yield from batch
     except RedisUnavailable as exc:
         if sent:
@@ -270,6 +273,8 @@ def _hold(
     except RedisUnavailable:
         _mark_unsent(ledger, placed)
         raise
+    with redis_errors(conf.result_backend):
+        confirm_placed(replicated_by(conf, ledger))
     yield from placed
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import threading
+import weakref
 from typing import Any, Final
 
 import redis
@@ -26,7 +27,7 @@ from celery.signals import worker_init, worker_shutdown
 from kombu.exceptions import OperationalError
 from kombu.transport import redis as kombu_redis
 
-from restaurant.connections import bounded_redis
+from restaurant.connections import REDIS_SCHEMES, bounded_redis
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,36 @@ return 0
 _AWAY: Final = (redis.RedisError, OperationalError, OSError)
 
 _worker_id: str | None = None
+#: The QoS of each of this worker's channels, whose messages it has in hand (in memory).
+_channels: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def worker_id() -> str | None:
     """This process's worker id, once it runs as a kitchen worker on a Redis broker."""
     return _worker_id
+
+
+def track(qos: Any) -> None:
+    """Count a channel's messages as in this worker's hands (kitchen/transport.py's QoS)."""
+    _channels.add(qos)
+
+
+def in_hand() -> set[str] | None:
+    """The delivery tags this worker's channels hold now, or None if they kept changing."""
+    for _ in range(5):
+        try:
+            # kombu's QoS keeps an acknowledged message in `_delivered` until it next flushes
+            # its `_dirty` tags. A closed channel's messages (its connection was lost) are in
+            # hand no longer: it cannot acknowledge them, and they are to be put back.
+            return {
+                str(tag)
+                for qos in list(_channels)
+                if not qos.channel.closed
+                for tag in set(qos._delivered) - set(qos._dirty)
+            }
+        except RuntimeError:  # a channel took or settled a message meanwhile: look again
+            continue
+    return None
 
 
 def held_key(worker: str) -> str:
@@ -119,10 +145,16 @@ class Heart:
         self.dead_after = dead_after
         self.interval = dead_after / 6
         timeout = float(app.conf.redis_socket_connect_timeout)
-        self.client = bounded_redis(app.conf.broker_url, timeout, "kitchen-liveness")
+        # Its loop tries again at every beat: no command of it waits out a failover.
+        self.client = bounded_redis(
+            app.conf.broker_url, timeout, "kitchen-liveness", wait_out_failovers=False
+        )
         self._beat = self.client.register_script(BEAT)
         self._reap = self.client.register_script(REAP)
         self._leave = self.client.register_script(LEAVE)
+        #: Tags seen on one side only at the last look (see `reconcile`).
+        self._stale: set[str] = set()
+        self._unlisted: set[str] = set()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kitchen-liveness", daemon=True)
 
@@ -169,6 +201,32 @@ class Heart:
                 )
         return restored
 
+    def reconcile(self) -> None:
+        """Make the held set say what this worker holds, after a failover lost its last writes.
+
+        A master that dies can take the last writes with it: an acknowledgement (the message
+        then lingers in `unacked`, listed as held, though the worker let it go) or a listing.
+        A tag on one side only, at two looks in a row (not a message on its way in or out),
+        is set right: listed again, or put back in its queue, where the ledger's claim sees
+        that its order is finished and the next cook acknowledges it without cooking.
+        """
+        holding = in_hand()
+        if holding is None:
+            return
+        key = held_key(self.worker)
+        listed = {_text(tag) for tag in self.client.smembers(key)}
+        stale, unlisted = listed - holding, holding - listed
+        restore, relist = stale & self._stale, unlisted & self._unlisted
+        self._stale, self._unlisted = stale - restore, unlisted - relist
+        if relist:
+            self.client.sadd(key, *relist)
+        if restore:
+            self._restore(sorted(restore))
+            logger.warning(
+                "Put back %d messages listed as held by this worker, which it no longer holds",
+                len(restore),
+            )
+
     def _restore(self, tags: list[str]) -> None:
         """Put messages back at the front of their queues, as kombu's restore does."""
         with self.app.connection_for_write() as connection:
@@ -183,6 +241,7 @@ class Heart:
             try:
                 self.beat()
                 self.reap()
+                self.reconcile()
             except _AWAY as exc:
                 # Redis away (restarting, failing over): beat again at the next interval.
                 logger.warning("Could not beat or look for silent workers: %s", exc)
@@ -199,7 +258,7 @@ def on_worker_init(sender: Any, **_: Any) -> None:
     """Start beating when a worker starts on a Redis broker (RabbitMQ needs none of this)."""
     global _worker_id, _heart  # noqa: PLW0603  (one heart per worker process)
     app = sender.app
-    if not str(app.conf.broker_url).startswith(("redis://", "rediss://")):
+    if not str(app.conf.broker_url).startswith(REDIS_SCHEMES):
         return
     _worker_id = f"{sender.hostname}/{os.getpid()}/{secrets.token_hex(4)}"
     _heart = Heart(app, _worker_id, float(app.conf.kitchen_dead_after))

@@ -137,14 +137,19 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         "cook_seconds": cooked,
     }
     store = result_writer(self, result)
-    news.tell_surely(
-        Kind.READY,
-        order_id,
-        earlier=report.unsent,
-        also=store,
-        percent=100,
-        cook_seconds=cooked,
-        **where,
-    )
+    try:
+        news.tell_surely(
+            Kind.READY,
+            order_id,
+            earlier=report.unsent,
+            also=store,
+            percent=100,
+            cook_seconds=cooked,
+            **where,
+        )
+    except SoftTimeLimitExceeded:
+        # Cooked in time, but Redis was away (failing over) until the limit: hand it back
+        # rather than fail a dish that was done, or leave it unrecorded.
+        raise LedgerUnreachable(f"the ready event of order {order_id}: the time ran out") from None
     logger.info("%s for table %d is ready.", dish.name, order.table)
     return result

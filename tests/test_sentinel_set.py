@@ -1,0 +1,212 @@
+"""The Sentinel tooling on real servers: a set that fails over and heals, and sentinel.conf."""
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+import redis
+
+from tools.redis_server import REDIS_CONF, RedisServer, free_port
+from tools.sentinel import Address, SentinelServer, SentinelSet
+
+pytestmark = pytest.mark.e2e
+
+SENTINEL_CONF = REDIS_CONF.with_name("sentinel.conf")
+PASSWORD = "kitchen-s3cret"
+SENTINEL_PASSWORD = "sentinel-s3cret"
+
+
+def running(pid: int) -> bool:
+    """Say whether a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def role(sentinels: SentinelSet, address: Address) -> list[object]:
+    """The server's answer to ROLE, its strings decoded."""
+    with sentinels.client(address, decode_responses=True) as client:
+        return list(client.execute_command("ROLE"))
+
+
+def other(sentinels: SentinelSet, address: Address) -> Address:
+    """The data server that is not at `address`."""
+    (found,) = [each for each in sentinels.servers if each != address]
+    return found
+
+
+def test_the_sentinels_agree_on_master_and_replica(tmp_path: Path) -> None:
+    with SentinelSet(tmp_path) as sentinels:
+        master = sentinels.master_address()
+        replica = other(sentinels, master)
+
+        assert sentinels.master_addresses() == [master] * 3
+        assert role(sentinels, master)[0] == "master"
+        assert role(sentinels, replica)[:3] == ["slave", "127.0.0.1", master[1]]
+        with sentinels.sentinel() as manager:
+            for client in manager.sentinels:
+                state = client.sentinel_master("mymaster")
+                assert isinstance(state, dict)
+                assert (state["num-slaves"], state["num-other-sentinels"]) == (1, 2)
+                assert (state["quorum"], state["flags"]) == (2, "master")
+        ports = [port for _, port in sentinels.sentinel_addresses]
+        assert sentinels.url == ";".join(f"sentinel://127.0.0.1:{p}/0" for p in ports)
+        assert sentinels.url_for(3) == ";".join(f"sentinel://127.0.0.1:{p}/3" for p in ports)
+        assert sentinels.master_name == "mymaster"
+
+
+def test_a_write_on_the_master_is_read_on_the_replica(tmp_path: Path) -> None:
+    with SentinelSet(tmp_path) as sentinels, sentinels.sentinel() as manager:
+        master = manager.master_for("mymaster")  # type: ignore[no-untyped-call]
+        replica = manager.slave_for("mymaster")  # type: ignore[no-untyped-call]
+        with master, replica:
+            master.set("order:1", "Pasta")
+            assert master.wait(1, 2000) == 1
+            assert replica.get("order:1") == b"Pasta"
+            with pytest.raises(redis.ReadOnlyError):
+                replica.set("order:2", "Soup")
+
+
+@pytest.mark.parametrize("secured", [False, True], ids=["open", "passwords"])
+def test_failover_then_the_old_master_comes_back_as_replica(tmp_path: Path, secured: bool) -> None:
+    password = PASSWORD if secured else None
+    sentinel_password = SENTINEL_PASSWORD if secured else None
+    shipped = REDIS_CONF.read_bytes()
+    with SentinelSet(tmp_path, password=password, sentinel_password=sentinel_password) as sentinels:
+        if secured:
+            auth = f":{PASSWORD}@"
+            assert sentinels.url.startswith(f"sentinel://{auth}127.0.0.1:")
+            assert sentinels.url.count(auth) == 3
+        first = sentinels.master_address()
+        replica = other(sentinels, first)
+        with sentinels.client(first) as client:
+            client.set("order:1", "Pasta")
+            assert client.wait(1, 2000) == 1
+
+        killed = sentinels.kill_master()
+        new, took = sentinels.wait_for_failover(killed, timeout=15)
+
+        assert killed == first
+        assert not sentinels.servers[first].alive()
+        # Its port stays taken, so no other test's Redis lands where the sentinels still look.
+        with socket.socket() as probe, pytest.raises(OSError):
+            probe.bind(first)
+        assert new == replica
+        assert took < 15
+        print(f"failover in {took:.2f} s")
+        assert sentinels.master_addresses() == [new] * 3
+        with sentinels.client(new) as client:
+            assert client.get("order:1") == b"Pasta"
+            client.set("order:2", "Soup")
+
+        sentinels.restart(first)
+
+        assert role(sentinels, first)[:4] == ["slave", "127.0.0.1", new[1], "connected"]
+        assert sentinels.master_address() == new
+        with sentinels.client(new) as client:
+            assert client.wait(1, 2000) == 1
+        with sentinels.client(first) as client:
+            assert client.mget("order:1", "order:2") == [b"Pasta", b"Soup"]
+        pids = sentinels.pids
+        assert len(pids) == 6
+
+    assert [pid for pid in pids if running(pid)] == []
+    # The sentinels rewrote each server's copy of redis.conf, never the shipped file.
+    assert REDIS_CONF.read_bytes() == shipped
+    assert "Generated by CONFIG REWRITE" in (tmp_path / f"redis-{new[1]}/redis.conf").read_text()
+
+
+def test_a_second_failover_returns_to_the_first_master(tmp_path: Path) -> None:
+    with SentinelSet(tmp_path) as sentinels:
+        first = sentinels.master_address()
+        killed = sentinels.kill_master()
+        second, _ = sentinels.wait_for_failover(killed, timeout=15)
+        sentinels.restart(first)
+
+        assert sentinels.kill_master() == second
+        third, took = sentinels.wait_for_failover(second, timeout=15)
+
+        assert third == first
+        assert took < 15
+        print(f"second failover in {took:.2f} s")
+        assert role(sentinels, first)[0] == "master"
+        with sentinels.client(first) as client:
+            client.set("order:3", "Salad")
+
+
+def test_every_process_is_stopped_when_the_block_fails(tmp_path: Path) -> None:
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="boom"), SentinelSet(tmp_path) as sentinels:
+        pids = sentinels.pids
+        assert len(pids) == 5 and all(running(pid) for pid in pids)
+        raise RuntimeError("boom")
+
+    assert [pid for pid in pids if running(pid)] == []
+
+
+def shipped_conf_for(master: RedisServer, port: int, *, secured: bool) -> str:
+    """sentinel.conf with its placeholders replaced, to watch `master` from `port` on loopback."""
+    text = SENTINEL_CONF.read_text(encoding="utf-8")
+    replacements = [
+        (r"^port 26379$", f"port {port}"),
+        (r"^bind 10\.0\.0\.11 127\.0\.0\.1$", "bind 127.0.0.1"),
+        (
+            r"^sentinel monitor mymaster 10\.0\.0\.11 6379 2$",
+            f"sentinel monitor mymaster 127.0.0.1 {master.port} 2",
+        ),
+    ]
+    if secured:
+        replacements += [
+            (
+                r"^# sentinel auth-pass mymaster <redis-password>$",
+                f"sentinel auth-pass mymaster {PASSWORD}",
+            ),
+            (r"^# requirepass <sentinel-password>$", f"requirepass {SENTINEL_PASSWORD}"),
+            (
+                r"^# sentinel sentinel-pass <sentinel-password>$",
+                f"sentinel sentinel-pass {SENTINEL_PASSWORD}",
+            ),
+        ]
+    for pattern, replacement in replacements:
+        text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+        assert count == 1, f"sentinel.conf has no line matching {pattern}"
+    return text
+
+
+@pytest.mark.parametrize("secured", [False, True], ids=["open", "passwords"])
+def test_the_shipped_sentinel_conf_starts_a_sentinel(tmp_path: Path, secured: bool) -> None:
+    password = PASSWORD if secured else None
+    sentinel_password = SENTINEL_PASSWORD if secured else None
+    with RedisServer(None, tmp_path / "master", password=password) as master:
+        port = free_port()
+        config = shipped_conf_for(master, port, secured=secured)
+        sentinel = SentinelServer(port, tmp_path / "sentinel", config, sentinel_password)
+        with sentinel, redis.Redis("127.0.0.1", port, password=sentinel_password) as client:
+            with redis.Redis.from_url(master.url) as server:
+                run_id = server.info("server")["run_id"]
+
+            def state() -> dict[str, object]:
+                found = client.sentinel_master("mymaster")
+                assert isinstance(found, dict)
+                return found
+
+            # The run id comes from the master's INFO: the sentinel got in.
+            sentinel.wait_until(lambda: state()["runid"] == run_id, 10, "the sentinel's INFO")
+            found = state()
+            assert (found["ip"], found["port"], found["flags"]) == (
+                "127.0.0.1",
+                master.port,
+                "master",
+            )
+            assert found["quorum"] == 2
+            assert found["down-after-milliseconds"] == 5000
+            assert found["failover-timeout"] == 60000
+            assert found["parallel-syncs"] == 1
+        assert not sentinel.alive()
+        # The sentinel rewrote its copy, which is why each sentinel needs its own.
+        assert "sentinel myid" in sentinel.config_path.read_text()
+    assert "sentinel myid" not in SENTINEL_CONF.read_text()

@@ -1,17 +1,21 @@
-"""Load with chaos: many orders, workers killed and stopped, Redis restarted; then count.
+"""Load with chaos: many orders, workers killed and stopped, the Redis master lost; then count.
 
 `python -m bench.chaos --orders 10000` (or `make chaos`): parallel waiters place the orders
-from batch files (each line under its own idempotency key) to two workers. At 30 % of the
+from batch files (each line under its own idempotency key) to two workers, on Redis Sentinel
+(a master, its replica, three sentinels) and with the default delivery settings. At 30 % of the
 orders finished one worker is killed with SIGKILL (its pool processes too) and a replacement
 starts; at 50 % the first waiter's batch is placed again (it must place nothing); at 60 % the
-other worker gets SIGTERM and a replacement starts; at 80 % Redis is restarted. At the end
-everything is counted from the ledger: every order must be ready, or failed and filed as a dead
-letter with a reason; none missing, none cooked twice, every queue empty.
+other worker gets SIGTERM and a replacement starts; at 80 % the Redis master is SIGKILLed and
+the sentinels promote its replica; at 90 % the old master comes back, as a replica. Each fault's
+time to heal is printed. At the end everything is counted from the ledger: every order must be
+ready, or failed and filed as a dead letter with a reason; none missing, none cooked twice,
+every queue empty.
 """
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,25 +29,21 @@ from pathlib import Path
 
 import redis
 
-from tools.redis_server import REDIS_CONF, RedisServer
+from kitchen.liveness import held_by
+from restaurant.connections import bounded_redis
 from tools.scheduler import Scheduler
+from tools.sentinel import SentinelSet
 from tools.worker import KitchenWorker
 
 WAITER = str(Path(sys.executable).with_name("waiter"))
 MENU = Path(__file__).resolve().parent / "chaos_menu.toml"
-#: A quick kitchen whose longest hard limit is 3 s: a dead worker's orders return within 5 s.
+#: A quick kitchen, with every delivery setting at its default.
 KITCHEN = {
     "KITCHEN_MENU": str(MENU),
     "KITCHEN_SPEED": "1",
     "KITCHEN_TROUBLE": "",
     "KITCHEN_FAILURE_RATE": "0",
-    "KITCHEN_RETRY_BACKOFF_MAX": "0.5",
-    "VISIBILITY_TIMEOUT": "4",
-    "BROKER_RESTORE_INTERVAL": "1",
-    "KITCHEN_LEASE_SECONDS": "1",
-    "KITCHEN_REPORT_PATIENCE": "30",
     "RESTAURANT_TABLES": "100",
-    "ORDER_LOST_AFTER": "5",
 }
 FINAL = ("ready", "failed", "cancelled")
 
@@ -66,6 +66,12 @@ class Tally:
     lost_in_transit_sent_again: int = 0
     seconds: float = 0.0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    #: Each order left unfinished: its status and its events.
+    unfinished_orders: list[str] = field(default_factory=list)
+    #: What each message left unacknowledged at the end was: its order, and who listed it.
+    unacked_orders: list[str] = field(default_factory=list)
+    #: Seconds each fault took to heal, by fault.
+    healed: dict[str, float] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
 
     @property
@@ -84,66 +90,149 @@ class Tally:
         )
 
 
-def run(orders: int, waiters: int, workdir: Path, timeout: float) -> Tally:
-    """Run the whole scenario in `workdir`; return the tally."""
-    started = time.monotonic()
-    tally = Tally(orders)
-    with ExitStack() as stack:
-        server = stack.enter_context(RedisServer(None, workdir / "redis", config=REDIS_CONF))
-        env = {**KITCHEN, "REDIS_URL": server.url}
-        client = stack.enter_context(redis.Redis.from_url(server.url, decode_responses=True))
-        workers: list[KitchenWorker] = []
-        stack.callback(_stop_all, workers)
+class Scenario:
+    """One chaos run: its servers, workers and orders, and the tally it keeps."""
 
-        def start_worker(name: str) -> KitchenWorker:
-            worker = KitchenWorker(env, workdir / f"{name}.log", concurrency=2, name=name)
-            workers.append(worker.start())
-            tally.steps.append(f"{_clock(started)} started worker {name}")
-            return worker
-
+    def __init__(self, stack: ExitStack, workdir: Path, tally: Tally, timeout: float) -> None:
+        self.started = time.monotonic()
+        self.workdir = workdir
+        self.tally = tally
+        self.timeout = timeout
+        self.sentinels = stack.enter_context(SentinelSet(workdir / "sentinels"))
+        self.env = {**KITCHEN, "REDIS_URL": self.sentinels.url}
+        self.client = bounded_redis(self.sentinels.url, 2.0, "chaos", decode_responses=True)
+        self.workers: list[KitchenWorker] = []
+        stack.callback(_stop_all, self.workers)
         # The scheduler is part of the restaurant: it also sends again what the broker lost.
-        scheduler = stack.enter_context(Scheduler(env, workdir / "scheduler.log"))
-        first, second = start_worker("chef1"), start_worker("chef2")
-        batches = _write_batches(workdir, orders, waiters)
-        ids = _place(env, batches, tally, started)
-        done = _progress(client, ids)
+        self.scheduler = stack.enter_context(Scheduler(self.env, workdir / "scheduler.log"))
+        self.done: Callable[[], int] = lambda: 0
+        #: The orders placed to see the kitchen work again after the failover.
+        self.probes: list[str] = []
 
-        _wait_for(lambda: done() >= 0.3 * orders, timeout, "30 % ready")
-        _kill(first)
-        tally.steps.append(f"{_clock(started)} SIGKILL chef1 at {done()} ready")
-        start_worker("chef3")
+    def step(self, text: str) -> None:
+        """Note what happened, and when."""
+        self.tally.steps.append(f"{_clock(self.started)} {text}")
 
-        _wait_for(lambda: done() >= 0.5 * orders, timeout, "50 % ready")
+    def healed(self, fault: str, since: float) -> None:
+        """Note how long a fault took to heal."""
+        self.tally.healed[fault] = round(time.monotonic() - since, 2)
+        self.step(f"{fault}: healed in {self.tally.healed[fault]} s")
+
+    def at(self, share: float) -> None:
+        """Wait until this share of the orders is finished."""
+        orders = self.tally.orders
+        _wait_for(lambda: self.done() >= share * orders, self.timeout, f"{share:.0%} ready")
+
+    def start_worker(self, name: str) -> KitchenWorker:
+        """Start one more worker."""
+        worker = KitchenWorker(self.env, self.workdir / f"{name}.log", concurrency=2, name=name)
+        self.workers.append(worker.start())
+        self.step(f"started worker {name}")
+        return worker
+
+    def kill_worker(self, worker: KitchenWorker, name: str) -> None:
+        """SIGKILL a worker and its pool; healed once its messages are back in their queues."""
+        held = held_by(self.client, f"{name}@")
+        killed = time.monotonic()
+        _kill(worker)
+        self.step(f"SIGKILL {name} at {self.done()} ready, holding {held}")
+        self.start_worker("chef3")
+        _wait_for(lambda: self._held_by(name) == 0, 60, f"{name}'s orders")
+        self.healed("worker killed", killed)
+
+    def _held_by(self, name: str) -> int:
+        """How many messages the worker holds, as Redis says (-1 while it is away)."""
+        try:
+            return held_by(self.client, f"{name}@")
+        except redis.RedisError:
+            return -1
+
+    def place_again(self, batch: Path) -> None:
+        """Place a batch again under its keys: it must place nothing."""
         again = subprocess.run(
-            [WAITER, "order", "--file", str(batches[0])],
-            env={**os.environ, **env},
+            [WAITER, "order", "--file", str(batch)],
+            env={**os.environ, **self.env},
             capture_output=True,
             text=True,
             check=True,
         )
-        tally.resubmitted_placed_again = again.stdout.count(" created: ")
-        tally.steps.append(
-            f"{_clock(started)} placed batch 1 again at {done()} ready: "
-            f"{again.stdout.count(' already placed: ')} already placed"
+        self.tally.resubmitted_placed_again = again.stdout.count(" created: ")
+        placed = again.stdout.count(" already placed: ")
+        self.step(f"placed batch 1 again at {self.done()} ready: {placed} already placed")
+
+    def stop_worker(self, worker: KitchenWorker, name: str) -> None:
+        """SIGTERM a worker; healed once it has finished its dishes and stopped."""
+        stopped = time.monotonic()
+        worker.signal(signal.SIGTERM)
+        self.step(f"SIGTERM {name} at {self.done()} ready")
+        self.start_worker("chef4")
+        _wait_for(lambda: not worker.alive(), 60, f"{name} to finish its dishes and stop")
+        self.healed("worker stopped", stopped)
+
+    def lose_master(self) -> tuple[str, int]:
+        """SIGKILL the Redis master; healed once an order placed then is cooked and ready."""
+        finished = self.done()
+        lost_at = time.monotonic()
+        lost = self.sentinels.kill_master()
+        self.step(f"SIGKILL the Redis master at {finished} ready")
+        new, seconds = self.sentinels.wait_for_failover(lost, timeout=60)
+        self.step(f"the sentinels promoted the replica on port {new[1]} in {seconds:.1f} s")
+        _wait_for(self._probe, 120, "an order placed after the failover to be ready")
+        self.healed("Redis master lost", lost_at)
+        return lost
+
+    def _probe(self) -> bool:
+        """Place one order and wait for it: True once it is ready (the waiter waits out a
+        failover for a while, then says it cannot reach Redis)."""
+        probe = subprocess.run(
+            # A rush order: taken before the orders queued during the failover.
+            [WAITER, "order", "-t", "100", "-d", "Toast", "--rush", "--wait", "--timeout", "60"],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if probe.returncode == 0:
+            self.probes += [line.rsplit(" ", 1)[-1] for line in probe.stdout.splitlines()
+                            if " created: " in line]  # fmt: skip
+        return probe.returncode == 0
 
-        _wait_for(lambda: done() >= 0.6 * orders, timeout, "60 % ready")
-        second.signal(signal.SIGTERM)
-        tally.steps.append(f"{_clock(started)} SIGTERM chef2 at {done()} ready")
-        start_worker("chef4")
+    def bring_back(self, address: tuple[str, int]) -> None:
+        """Start the old master again; healed once it is the new master's replica."""
+        back = time.monotonic()
+        self.sentinels.restart(address)
+        self.healed("old master back as a replica", back)
 
-        _wait_for(lambda: done() >= 0.8 * orders, timeout, "80 % ready")
-        server.restart()
-        tally.steps.append(f"{_clock(started)} restarted Redis at {done()} ready")
 
-        _wait_for_the_end(done, orders, stall=30)
-        # Let the sweep bring back any message still unacknowledged, and let it be settled.
-        _wait_for(lambda: _leftovers(client) == (0, 0), 20, "empty queues", fail=False)
-        tally.steps.append(f"{_clock(started)} all finished")
-        tally.seconds = round(time.monotonic() - started, 1)
-        logs = "".join(worker.log() for worker in workers)
-        _count(client, ids, logs, tally)
-        tally.lost_in_transit_sent_again = scheduler.log().count("was lost in transit")
+def run(orders: int, waiters: int, workdir: Path, timeout: float) -> Tally:
+    """Run the whole scenario in `workdir`; return the tally."""
+    tally = Tally(orders)
+    with ExitStack() as stack:
+        chaos = Scenario(stack, workdir, tally, timeout)
+        first, second = chaos.start_worker("chef1"), chaos.start_worker("chef2")
+        batches = _write_batches(workdir, orders, waiters)
+        ids = _place(chaos.env, batches, tally, chaos.started)
+        chaos.done = _progress(chaos.client, ids)
+        chaos.at(0.3)
+        chaos.kill_worker(first, "chef1")
+        chaos.at(0.5)
+        chaos.place_again(batches[0])
+        chaos.at(0.6)
+        chaos.stop_worker(second, "chef2")
+        chaos.at(0.8)
+        lost = chaos.lose_master()
+        chaos.at(0.9)
+        chaos.bring_back(lost)
+        _wait_for_the_end(chaos.done, orders, stall=60)
+        # Let the last acknowledgements be settled, and any leftover put back and settled.
+        _wait_for(lambda: _leftovers(chaos.client) == (0, 0), 30, "empty queues", fail=False)
+        chaos.step("all finished")
+        tally.seconds = round(time.monotonic() - chaos.started, 1)
+        logs = "".join(worker.log() for worker in chaos.workers)
+        # The probe placed after the failover is counted as any order.
+        tally.orders += len(chaos.probes)
+        _count(chaos.client, ids + chaos.probes, logs, tally)
+        tally.lost_in_transit_sent_again = chaos.scheduler.log().count("was lost in transit")
     return tally
 
 
@@ -276,10 +365,28 @@ def _count(client: redis.Redis, ids: list[str], logs: str, tally: Tally) -> None
                 tally.failed_without_letter += 1
         else:
             tally.unfinished += 1
+            kinds = [json.loads(raw)["event"] for raw in events]
+            tally.unfinished_orders.append(f"{order_id} ({status}: {', '.join(kinds)})")
         readies = sum(json.loads(raw)["event"] == "ready" for raw in events)
         tally.ready_events_twice += readies > 1
         tally.cooked_twice += ready_lines[order_id] > 1
     tally.queued_left, tally.unacked_left = _leftovers(client)
+    tally.unacked_orders = _unacked_orders(client)
+
+
+def _unacked_orders(client: redis.Redis) -> list[str]:
+    """Each message still unacknowledged: its order id, status and the worker listing it."""
+    held = {
+        str(tag): str(key).rsplit(":", 1)[-1]
+        for key in client.scan_iter("restaurant:kitchen:held:*")
+        for tag in client.smembers(key)
+    }
+    found = []
+    for tag, raw in client.hgetall("unacked").items():
+        order_id = json.loads(str(raw))[0]["headers"]["id"]
+        status = client.hget(f"restaurant:order:{order_id}", "status")
+        found.append(f"{order_id} ({status!s}, listed by {held.get(str(tag), 'no worker')})")
+    return found
 
 
 def _clock(started: float) -> str:
@@ -296,6 +403,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chaos-") as workdir:
         tally = run(args.orders, args.waiters, Path(workdir), args.timeout)
+        if not tally.ok:
+            # The logs of the workers, the scheduler and the servers, to find out why.
+            kept = args.output.parent / "chaos-failed"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(workdir, kept, ignore=shutil.ignore_patterns("*.sock"))
+            tally.steps.append(f"the logs are kept in {kept}")
     for step in tally.steps:
         print(step)
     figures = {name: value for name, value in asdict(tally).items() if name != "steps"}

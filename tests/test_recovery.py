@@ -225,10 +225,15 @@ def test_a_worker_cut_off_then_back_loses_its_dishes_but_none_is_cooked_twice(
     assert_all_ready_once(client, ids, cooks)
     if pool_too:
         # Its cooks found their leases taken and stopped; the other worker cooked both.
-        assert "has it now" in cooks.workers["cutoff"].log()
+        wait_for(lambda: "has it now" in cooks.workers["cutoff"].log(), 10, "its cooks to stop")
     else:
-        # Its cooks went on and finished; the other worker found them ready and cooked nothing.
-        assert "is already ready; not cooking it again" in cooks.workers["other"].log()
+        # Its cooks went on and finished; the other worker, waiting for their leases, finds
+        # them ready at its next look and cooks nothing.
+        wait_for(
+            lambda: "is already ready; not cooking it again" in cooks.workers["other"].log(),
+            10,
+            "the other worker to find the orders ready",
+        )
 
 
 def test_on_rabbitmq_a_killed_workers_orders_come_back_at_once(

@@ -10,7 +10,7 @@ import redis
 from redis.commands.core import Script
 
 from restaurant.events import OrderEvent
-from restaurant.ledger import Ledger
+from restaurant.ledger import ADVANCE_SCRIPT, Ledger
 from restaurant.names import COOK_LEASE_KEY, ORDER_KEY, SENDING_KEY
 from restaurant.records import Recorded, recorded
 
@@ -60,7 +60,7 @@ class Claims:
             _spliced(
                 _script("cook_start.lua"),
                 claim=_script("cook_claim.lua"),
-                advance=_script("ledger.lua"),
+                advance=ADVANCE_SCRIPT,
             )
         )
 

@@ -102,6 +102,10 @@ class OrderEvent(BaseModel):
     rush: bool | None = None
     #: created, held: the course this dish belongs to.
     course: int | None = None
+    #: The ticket (its id) the order is on: one table's order, served together at the pass.
+    ticket: str | None = None
+    #: created: true for a dish added to a ticket already sent.
+    addon: bool | None = None
     #: held: when the order fires (seconds since the epoch); absent for a course held until
     #: `waiter fire`.
     fire_at: float | None = None

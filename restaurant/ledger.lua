@@ -8,6 +8,13 @@
 -- ARGV[6] recent index cap                    ARGV[7] '1' if the event may create an order
 -- ARGV[8] channel of every event   ARGV[9] of this order   ARGV[10] prefix of the table channels
 -- ARGV[11] dead-letter cap
+-- ARGV[12] event log (stream)   ARGV[13] its cap   ARGV[14] channel of every ticket's events
+-- ARGV[15] prefix of ticket keys  ARGV[16] tickets not served  ARGV[17] served tickets
+-- ARGV[18] prefix of a station's cook times   ARGV[19] of its ticket times
+-- ARGV[20] prefix of order keys   ARGV[21] seconds the speed figures are kept
+--
+-- An order on a ticket joins the ticket when created; when it finishes (or is sent back), the
+-- ticket turns ready once every dish on it is finished, or open again, with its own event.
 --
 -- A failed order is also filed as a dead letter; a requeued one (sent back by the waiter)
 -- leaves the dead letters and may move a failed order back to pending, which nothing else may.
@@ -22,7 +29,7 @@ local dead_index, dead_letters = KEYS[5], KEYS[6]
 local requeue = event.event == 'requeued'
 
 local current = redis.call('HMGET', order_key, 'rank', 'status', 'table', 'dish', 'station',
-                           'created_at', 'note')
+                           'created_at', 'note', 'ticket')
 if not current[1] then
   if ARGV[7] ~= '1' then
     return {0, current[2] or ''}
@@ -39,6 +46,7 @@ end
 if event.table == nil and current[3] then event.table = tonumber(current[3]) end
 if event.dish == nil and current[4] then event.dish = current[4] end
 if event.station == nil and current[5] then event.station = current[5] end
+if event.ticket == nil and current[8] then event.ticket = current[8] end
 
 local seq = redis.call('HINCRBY', order_key, 'seq', 1)
 event.seq = seq
@@ -50,7 +58,7 @@ local fields = {'order_id', id, 'status', event.status, 'rank', ARGV[2],
                 'created_at', created_at, 'updated_at', event.time,
                 'attempt', event.attempt or 0, 'reason', event.reason or ''}
 for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent', 'rush',
-                       'course', 'fire_at'}) do
+                       'course', 'fire_at', 'ticket', 'addon'}) do
   if event[name] ~= nil then
     table.insert(fields, name)
     table.insert(fields, tostring(event[name]))
@@ -104,7 +112,57 @@ redis.call('ZADD', recent_key, event.time, id)
 redis.call('ZREMRANGEBYSCORE', recent_key, '-inf', event.time - retention)
 redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[6]) - 1)
 
+local log_key, log_cap, ticket_channel = ARGV[12], ARGV[13], ARGV[14]
+log_event(log_key, log_cap, 'order', payload)
 redis.call('PUBLISH', ARGV[8], payload)
 redis.call('PUBLISH', ARGV[9], payload)
 if event.table then redis.call('PUBLISH', ARGV[10] .. event.table, payload) end
+
+local final = event.status == 'ready' or event.status == 'failed' or event.status == 'cancelled'
+if event.ticket and (final or requeue or not current[1]) then
+  local ticket_key = ARGV[15] .. event.ticket
+  local dishes_key = ticket_key .. ':dishes'
+  local ticket = redis.call('HMGET', ticket_key, 'status', 'created_at')
+  if ticket[1] then
+    if not current[1] then
+      redis.call('RPUSH', dishes_key, id)
+    end
+    -- Is every dish on the ticket finished, and every one of this order's station?
+    local done, station_done = true, true
+    local dishes = redis.call('LRANGE', dishes_key, 0, -1)
+    for _, dish_id in ipairs(dishes) do
+      local dish = redis.call('HMGET', ARGV[20] .. dish_id, 'status', 'station')
+      local status = dish[1]
+      if status and status ~= 'ready' and status ~= 'failed' and status ~= 'cancelled' then
+        done = false
+        if dish[2] == event.station then station_done = false end
+      end
+    end
+    local keep_since = event.time - tonumber(ARGV[21])
+    if event.status == 'ready' and event.station and event.cook_seconds then
+      local cook_key = ARGV[18] .. event.station
+      redis.call('ZADD', cook_key, event.time, id .. ':' .. event.cook_seconds)
+      redis.call('ZREMRANGEBYSCORE', cook_key, '-inf', keep_since)
+    end
+    if final and station_done and event.station then
+      local times_key = ARGV[19] .. event.station
+      local took = event.time - tonumber(ticket[2])
+      redis.call('ZADD', times_key, event.time, event.ticket .. ':' .. took)
+      redis.call('ZREMRANGEBYSCORE', times_key, '-inf', keep_since)
+    end
+    if done and ticket[1] == 'open' then
+      redis.call('HSET', ticket_key, 'status', 'ready', 'ready_at', event.time)
+      ticket_news(ticket_key, 'ready', event.time, log_key, log_cap, ticket_channel)
+    elseif not done and ticket[1] ~= 'open' then
+      -- A dish added or sent back after the ticket was ready (or even served): open again.
+      redis.call('HSET', ticket_key, 'status', 'open')
+      redis.call('HDEL', ticket_key, 'ready_at', 'served_at')
+      redis.call('PERSIST', ticket_key)
+      redis.call('PERSIST', dishes_key)
+      redis.call('ZADD', ARGV[16], tonumber(ticket[2]), event.ticket)
+      redis.call('ZREM', ARGV[17], event.ticket)
+      ticket_news(ticket_key, 'reopened', event.time, log_key, log_cap, ticket_channel)
+    end
+  end
+end
 return {seq, event.status}

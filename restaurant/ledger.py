@@ -14,13 +14,20 @@ from restaurant.names import (
     ALL_CHANNEL,
     DEAD_INDEX_KEY,
     DEAD_LETTERS_KEY,
+    EVENT_LOG_KEY,
     HISTORY_KEY,
     OPEN_KEY,
     ORDER_CHANNEL,
     ORDER_KEY,
     RECENT_KEY,
+    SPEED_COOK_PREFIX,
+    SPEED_TICKET_PREFIX,
     TABLE_CHANNEL,
     TABLE_OPEN_PREFIX,
+    TICKET_KEY,
+    TICKETS_CHANNEL,
+    TICKETS_OPEN_KEY,
+    TICKETS_SERVED_KEY,
 )
 from restaurant.pipelines import run_together
 from restaurant.records import Recorded, recorded
@@ -29,7 +36,17 @@ from restaurant.settings import Settings, load_settings
 #: The newest events kept in an order's history (a retried dish has about a dozen).
 HISTORY_LIMIT: Final = 200
 
-_ADVANCE = resources.files("restaurant").joinpath("ledger.lua").read_text(encoding="utf-8")
+#: How long the speed-of-service figures are kept (seconds): a day's report needs a day.
+SPEED_KEPT: Final = 86_400
+
+
+def lua(name: str) -> str:
+    """The text of one of the package's Lua scripts."""
+    return resources.files("restaurant").joinpath(name).read_text(encoding="utf-8")
+
+
+#: The ledger's script, with the helpers it shares with the tickets' scripts ahead of it.
+ADVANCE_SCRIPT: Final = lua("ticket_lib.lua") + lua("ledger.lua")
 
 
 class Ledger(LedgerReader):
@@ -41,19 +58,27 @@ class Ledger(LedgerReader):
         retention: int,
         recent_limit: int,
         dead_letter_limit: int = 10_000,
+        event_log_cap: int = 10_000,
     ) -> None:
         self.client = client
         self.retention = retention
         self.recent_limit = recent_limit
         self.dead_letter_limit = dead_letter_limit
-        self._advance = client.register_script(_ADVANCE)
+        self.event_log_cap = event_log_cap
+        self._advance = client.register_script(ADVANCE_SCRIPT)
         self.db = database_of(client)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings | None = None) -> "Ledger":
         """Return the ledger on `client`, with retention and caps from the environment."""
         settings = settings or load_settings()
-        return cls(client, settings.retention, settings.recent_limit, settings.dead_letter_limit)
+        return cls(
+            client,
+            settings.retention,
+            settings.recent_limit,
+            settings.dead_letter_limit,
+            settings.event_log_cap,
+        )
 
     @property
     def scripts(self) -> list[Script]:
@@ -106,6 +131,16 @@ class Ledger(LedgerReader):
             # The script completes the table's channel: the sender may not know the table.
             TABLE_CHANNEL.format(db=self.db, table=""),
             self.dead_letter_limit,
+            EVENT_LOG_KEY,
+            self.event_log_cap,
+            TICKETS_CHANNEL.format(db=self.db),
+            TICKET_KEY.format(ticket_id=""),
+            TICKETS_OPEN_KEY,
+            TICKETS_SERVED_KEY,
+            SPEED_COOK_PREFIX,
+            SPEED_TICKET_PREFIX,
+            ORDER_KEY.format(order_id=""),
+            SPEED_KEPT,
         ]
         return keys, args
 

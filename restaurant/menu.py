@@ -45,6 +45,9 @@ class Station(BaseModel):
     name: str
     #: Dishes it can cook at once across every worker; None: as many as there are cooks.
     capacity: int | None = Field(default=None, ge=1, le=10_000)
+    #: Minutes after which a ticket's dishes at this station show as late, then very late.
+    warn_after: float = Field(default=5.0, gt=0, le=1440)
+    late_after: float = Field(default=8.0, gt=0, le=1440)
 
 
 class Menu:

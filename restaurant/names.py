@@ -56,3 +56,30 @@ ALL_CHANNEL: Final = CHANNEL_PREFIX + "all"
 TABLE_CHANNEL: Final = CHANNEL_PREFIX + "table:{table}"
 #: Events of one order.
 ORDER_CHANNEL: Final = CHANNEL_PREFIX + "order:{order_id}"
+
+# --- Tickets: one table's order, cooked at several stations, served at the pass ----------------
+#: Hash of one ticket: number, table, status (open, ready, served) and when each came.
+TICKET_KEY: Final = LEDGER_PREFIX + "ticket:{ticket_id}"
+#: List of a ticket's order ids, in the order they were placed.
+TICKET_DISHES_KEY: Final = LEDGER_PREFIX + "ticket:{ticket_id}:dishes"
+#: Hash of ticket number -> the newest ticket id with that number.
+TICKET_NUMBERS_KEY: Final = LEDGER_PREFIX + "tickets:numbers"
+#: The day's ticket counter (numbers start at 1 each day); the day (YYYYMMDD) follows.
+TICKET_COUNTER_PREFIX: Final = LEDGER_PREFIX + "tickets:counter:"
+#: Sorted set of tickets not yet served (open or ready), scored by when they were sent.
+TICKETS_OPEN_KEY: Final = LEDGER_PREFIX + "tickets:open"
+#: Sorted set of served tickets, scored by when they were served.
+TICKETS_SERVED_KEY: Final = LEDGER_PREFIX + "tickets:served"
+#: Sorted set of one day's tickets, scored by when they were sent; the day (YYYYMMDD) follows.
+TICKETS_DAY_PREFIX: Final = LEDGER_PREFIX + "tickets:day:"
+#: Sorted sets of a station's cook times ("<order id>:<seconds>") and ticket times
+#: ("<ticket id>:<seconds>"), scored by when they ended; the station's name follows.
+SPEED_COOK_PREFIX: Final = LEDGER_PREFIX + "speed:cook:"
+SPEED_TICKET_PREFIX: Final = LEDGER_PREFIX + "speed:ticket:"
+
+# --- The event log ---------------------------------------------------------------------------
+#: A capped Redis Stream of every order and ticket event, written in the same atomic step as
+#: the ledger and its pub/sub message: its entry ids let a reader resume exactly where it left.
+EVENT_LOG_KEY: Final = LEDGER_PREFIX + "log"
+#: Events of every ticket (pub/sub).
+TICKETS_CHANNEL: Final = CHANNEL_PREFIX + "tickets"

@@ -49,6 +49,9 @@ class OrderRecord:
     rush: bool = False
     course: int | None = None
     fire_at: float | None = None
+    #: The ticket (its id) the order is on, and whether it was added after the ticket was sent.
+    ticket: str | None = None
+    addon: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record as plain data, its history as event dictionaries."""
@@ -106,4 +109,6 @@ def record_from_hash(raw: dict[bytes, bytes]) -> OrderRecord:
         rush=fields.get("rush") == "true",
         course=number("course"),
         fire_at=float(fields["fire_at"]) if fields.get("fire_at") else None,
+        ticket=fields.get("ticket") or None,
+        addon=fields.get("addon") == "true",
     )

@@ -26,6 +26,10 @@ class Settings:
     recent_limit: int
     #: How many dead letters (orders failed for good) are kept, newest first.
     dead_letter_limit: int
+    #: About how many of the newest events the event log keeps (what a board can catch up on).
+    event_log_cap: int = 10_000
+    #: Seconds after serving during which a ticket may be recalled.
+    recall_window: float = 600.0
 
 
 def load_settings() -> Settings:
@@ -40,4 +44,6 @@ def load_settings() -> Settings:
         retention=env_int("ORDER_RETENTION", 86_400, minimum=1),
         recent_limit=env_int("RECENT_ORDERS", 10_000, minimum=1, maximum=10_000_000),
         dead_letter_limit=env_int("DEAD_LETTERS", 10_000, minimum=1, maximum=10_000_000),
+        event_log_cap=env_int("EVENT_LOG_CAP", 10_000, minimum=10, maximum=10_000_000),
+        recall_window=env_float("TICKET_RECALL_WINDOW", 600.0, minimum=0.0, maximum=86_400 * 7),
     )

@@ -1,0 +1,29 @@
+-- Helpers shared by the ledger's and the tickets' scripts, spliced in ahead of each.
+
+-- A hash as a Lua table (field -> value).
+local function hash_of(key)
+  local flat = redis.call('HGETALL', key)
+  local result = {}
+  for i = 1, #flat, 2 do
+    result[flat[i]] = flat[i + 1]
+  end
+  return result
+end
+
+-- Append one event to the capped event log: entry ids are what readers resume from.
+local function log_event(log_key, cap, kind, payload)
+  return redis.call('XADD', log_key, 'MAXLEN', '~', cap, '*', 'k', kind, 'e', payload)
+end
+
+-- Announce a ticket's change (`name`) in the log and on the tickets' channel.
+local function ticket_news(ticket_key, name, now, log_key, cap, channel)
+  local t = hash_of(ticket_key)
+  local news = {v = 1, kind = 'ticket', event = name, ticket_id = t.ticket_id,
+                number = tonumber(t.number), table = tonumber(t.table), status = t.status,
+                time = now, created_at = tonumber(t.created_at),
+                ready_at = tonumber(t.ready_at), served_at = tonumber(t.served_at),
+                recalled_at = tonumber(t.recalled_at)}
+  local payload = cjson.encode(news)
+  log_event(log_key, cap, 'ticket', payload)
+  redis.call('PUBLISH', channel, payload)
+end

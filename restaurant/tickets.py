@@ -1,0 +1,293 @@
+"""Tickets: one table's order, whose dishes cook at several stations and are served together."""
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import redis
+from redis.commands.core import Script
+
+from restaurant.ledger import SPEED_KEPT, lua
+from restaurant.names import (
+    EVENT_LOG_KEY,
+    ORDER_KEY,
+    TICKET_COUNTER_PREFIX,
+    TICKET_DISHES_KEY,
+    TICKET_KEY,
+    TICKET_NUMBERS_KEY,
+    TICKETS_CHANNEL,
+    TICKETS_DAY_PREFIX,
+    TICKETS_OPEN_KEY,
+    TICKETS_SERVED_KEY,
+)
+from restaurant.records import decode_text
+from restaurant.settings import Settings, load_settings
+
+#: A ticket's statuses: its dishes cooking, all finished, handed over at the pass.
+STATUSES: Final = ("open", "ready", "served")
+#: What a screen needs of each order on a ticket (the rest of its hash is the kitchen's).
+ORDER_FIELDS: Final = (
+    "order_id", "status", "table", "dish", "station", "note", "rush", "course", "fire_at",
+    "created_at", "updated_at", "reason", "ticket", "addon", "attempt",
+)  # fmt: skip
+_NUMBERS: Final = ("table", "course", "attempt")
+_TIMES: Final = ("fire_at", "created_at", "updated_at")
+
+
+class TicketError(Exception):
+    """A ticket cannot do what was asked; the message is the one line to show."""
+
+
+class TicketUnknown(TicketError):
+    """No ticket has that number (never sent, or long served)."""
+
+
+class TicketAlreadyServed(TicketError):
+    """The ticket was served already."""
+
+
+class TicketNotReady(TicketError):
+    """The ticket's dishes are not all finished: it cannot be served yet."""
+
+
+class TicketNotServed(TicketError):
+    """Only a served ticket can be recalled."""
+
+
+class RecallTooLate(TicketError):
+    """The ticket was served longer ago than the recall window."""
+
+
+class TicketClosed(TicketError):
+    """Dishes cannot be added to a ticket that has been served."""
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """A ticket as the ledger holds it."""
+
+    ticket_id: str
+    number: int
+    table: int
+    status: str
+    created_at: float
+    ready_at: float | None = None
+    served_at: float | None = None
+    recalled_at: float | None = None
+    #: Its order ids, in the order they were placed.
+    dishes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ticket as plain data (dishes as a list)."""
+        data = asdict(self)
+        data["dishes"] = list(self.dishes)
+        return data
+
+
+def ticket_from_hash(raw: dict[Any, Any], dishes: list[Any]) -> TicketState:
+    """Read a ticket from its hash and its list of order ids."""
+    fields = {decode_text(key): decode_text(value) for key, value in raw.items()}
+
+    def when(name: str) -> float | None:
+        value = fields.get(name)
+        return float(value) if value not in (None, "") else None
+
+    return TicketState(
+        ticket_id=fields.get("ticket_id", ""),
+        number=int(fields.get("number", 0)),
+        table=int(fields.get("table", 0)),
+        status=fields.get("status", ""),
+        created_at=float(fields.get("created_at", 0)),
+        ready_at=when("ready_at"),
+        served_at=when("served_at"),
+        recalled_at=when("recalled_at"),
+        dishes=tuple(decode_text(dish) for dish in dishes),
+    )
+
+
+def new_ticket_id(key: str | None = None, table: int | None = None) -> str:
+    """A new ticket's id: random, or derived from an order key so that a retry finds it."""
+    if key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"ticket:{key}:{table}".encode()).hexdigest()[:32]
+
+
+def day_of(moment: float) -> str:
+    """The service day (local date, YYYYMMDD) a moment falls in; ticket numbers restart daily."""
+    return datetime.fromtimestamp(moment).strftime("%Y%m%d")
+
+
+def clock(moment: float | None) -> str:
+    """A moment as the pass reads it: 19:42."""
+    return datetime.fromtimestamp(moment or 0).strftime("%H:%M")
+
+
+class TicketBook:
+    """Opens, serves and recalls tickets, and reads them for the screens and the CLI."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        recall_window: float = 600.0,
+        retention: int = 86_400,
+        event_log_cap: int = 10_000,
+    ) -> None:
+        self.client = client
+        self.recall_window = recall_window
+        self.retention = retention
+        self.event_log_cap = event_log_cap
+        lib = lua("ticket_lib.lua")
+        self._open = client.register_script(lib + lua("ticket_open.lua"))
+        self._bump = client.register_script(lib + lua("ticket_bump.lua"))
+        self._snapshot = client.register_script(lib + lua("ticket_snapshot.lua"))
+        db = int(client.connection_pool.connection_kwargs.get("db", 0))
+        self.channel = TICKETS_CHANNEL.format(db=db)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings | None = None) -> "TicketBook":
+        """Return the ticket book on `client`, with its windows and caps from the environment."""
+        settings = settings or load_settings()
+        return cls(client, settings.recall_window, settings.retention, settings.event_log_cap)
+
+    @property
+    def scripts(self) -> list[Script]:
+        """The Lua scripts of the tickets (to load again if Redis has lost them)."""
+        return [self._open, self._bump, self._snapshot]
+
+    # --- Writing --------------------------------------------------------------------------
+    def queue_open(self, pipe: Any, ticket_id: str, table: int, at: float) -> None:
+        """Queue the opening of a ticket on a pipeline; its reply is the ticket's number."""
+        day = day_of(at)
+        keys = [
+            TICKET_COUNTER_PREFIX + day,
+            TICKET_KEY.format(ticket_id=ticket_id),
+            TICKET_NUMBERS_KEY,
+            TICKETS_OPEN_KEY,
+            TICKETS_DAY_PREFIX + day,
+        ]
+        args: list[Any] = [ticket_id, table, at, day, EVENT_LOG_KEY, self.event_log_cap]
+        args.append(self.channel)
+        self._open(keys=keys, args=[*args, 3 * SPEED_KEPT], client=pipe)
+
+    def open(self, table: int, at: float | None = None, ticket_id: str | None = None) -> int:
+        """Open a ticket for `table` now (or at `at`); return its number."""
+        pipe = self.client.pipeline(transaction=False)
+        self.queue_open(pipe, ticket_id or new_ticket_id(), table, at or time.time())
+        return int(pipe.execute()[0])
+
+    def serve(self, number: int, now: float | None = None) -> TicketState:
+        """Serve a ready ticket at the pass; only one of two racing bumps serves it."""
+        return self._bumped("serve", number, now)
+
+    def recall(self, number: int, now: float | None = None) -> TicketState:
+        """Bring a served ticket back to the pass, within the recall window."""
+        return self._bumped("recall", number, now)
+
+    def for_addon(self, number: int) -> TicketState:
+        """The ticket dishes are about to be added to; refused once it has been served."""
+        return self._bumped("addon", number, None)
+
+    def _bumped(self, action: str, number: int, now: float | None) -> TicketState:
+        keys = [TICKET_NUMBERS_KEY, TICKETS_OPEN_KEY, TICKETS_SERVED_KEY]
+        args: list[Any] = [action, number, now or time.time(), self.recall_window]
+        args += [self.retention, EVENT_LOG_KEY, self.event_log_cap, self.channel]
+        args.append(TICKET_KEY.format(ticket_id=""))
+        verdict, ticket_id, _status, served_at = (
+            decode_text(part) for part in self._bump(keys=keys, args=args)
+        )
+        if verdict == "unknown":
+            raise TicketUnknown(f"no ticket {number} (never sent, or served too long ago)")
+        if verdict == "served":
+            raise (TicketClosed if action == "addon" else TicketAlreadyServed)(
+                f"ticket {number} was already served at {clock(float(served_at))}"
+            )
+        if verdict == "not_ready":
+            raise TicketNotReady(f"ticket {number} is not ready: dishes are still cooking")
+        if verdict == "not_served":
+            raise TicketNotServed(f"ticket {number} has not been served; nothing to recall")
+        if verdict == "too_late":
+            closed = float(served_at) + self.recall_window
+            raise RecallTooLate(
+                f"ticket {number} was served at {clock(float(served_at))}; "
+                f"recall closed at {clock(closed)}"
+            )
+        ticket = self.get(ticket_id)
+        if ticket is None:  # Expired between the two calls: as good as never sent.
+            raise TicketUnknown(f"no ticket {number} (never sent, or served too long ago)")
+        return ticket
+
+    # --- Reading --------------------------------------------------------------------------
+    def get(self, ticket_id: str) -> TicketState | None:
+        """Read one ticket by its id."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(TICKET_KEY.format(ticket_id=ticket_id))
+        pipe.lrange(TICKET_DISHES_KEY.format(ticket_id=ticket_id), 0, -1)
+        raw, dishes = pipe.execute()
+        return ticket_from_hash(raw, dishes) if raw else None
+
+    def find(self, number: int) -> TicketState | None:
+        """Read the newest ticket with this number."""
+        ticket_id = self.client.hget(TICKET_NUMBERS_KEY, str(number))
+        return self.get(decode_text(ticket_id)) if ticket_id else None
+
+    def open_tickets(self, table: int | None = None) -> list[TicketState]:
+        """Tickets not yet served (open or ready), oldest first; one table's, if given."""
+        ids = [decode_text(raw) for raw in self.client.zrange(TICKETS_OPEN_KEY, 0, -1)]
+        return [t for t in self._many(ids) if table is None or t.table == table]
+
+    def recently_served(self, now: float | None = None) -> list[TicketState]:
+        """Tickets served within the recall window, oldest first."""
+        since = (now or time.time()) - self.recall_window
+        ids = self.client.zrangebyscore(TICKETS_SERVED_KEY, since, "+inf")
+        return self._many([decode_text(raw) for raw in ids])
+
+    def _many(self, ids: list[str]) -> list[TicketState]:
+        pipe = self.client.pipeline(transaction=False)
+        for ticket_id in ids:
+            pipe.hgetall(TICKET_KEY.format(ticket_id=ticket_id))
+            pipe.lrange(TICKET_DISHES_KEY.format(ticket_id=ticket_id), 0, -1)
+        replies = pipe.execute() if ids else []
+        pairs = zip(replies[::2], replies[1::2], strict=True)
+        return [ticket_from_hash(raw, dishes) for raw, dishes in pairs if raw]
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """What a screen shows (tickets open, ready or served within the recall window, and
+        their orders), read atomically with the id of the newest event in the log."""
+        since = (now or time.time()) - self.recall_window
+        keys = [EVENT_LOG_KEY, TICKETS_OPEN_KEY, TICKETS_SERVED_KEY]
+        args: list[Any] = [since, TICKET_KEY.format(ticket_id=""), ORDER_KEY.format(order_id="")]
+        raw = json.loads(self._snapshot(keys=keys, args=args))
+        tickets = raw.get("tickets") or []
+        return {
+            "last_id": raw["last_id"],
+            "tickets": [
+                ticket_from_hash(ticket, ticket.pop("dishes", None) or []).to_dict()
+                for ticket in (tickets if isinstance(tickets, list) else [])
+            ],
+            "orders": {
+                order_id: screen_order(fields)
+                for order_id, fields in (raw.get("orders") or {}).items()
+            },
+        }
+
+
+def screen_order(fields: dict[str, str]) -> dict[str, Any]:
+    """An order's hash as a screen reads it: typed, and only what it shows."""
+    order: dict[str, Any] = {}
+    for name in ORDER_FIELDS:
+        value = fields.get(name)
+        if value in (None, ""):
+            continue
+        if name in _NUMBERS:
+            order[name] = int(float(value))
+        elif name in _TIMES:
+            order[name] = float(value)
+        elif name in ("rush", "addon"):
+            order[name] = value == "true"
+        else:
+            order[name] = value
+    return order

@@ -18,7 +18,10 @@ from waiter.display import counted
 from waiter.progress import PlainLines, shortfall
 
 #: The commands, in the order `waiter --help` lists them.
-COMMANDS = ["order", "status", "orders", "watch", "cancel", "fire", "failed", "retry", "menu"]
+COMMANDS = [
+    "order", "status", "orders", "watch", "cancel", "fire",
+    "tickets", "serve", "recall", "report", "failed", "retry", "menu",
+]  # fmt: skip
 
 
 def complete(words: str, *, env: dict[str, str] | None = None) -> list[str]:

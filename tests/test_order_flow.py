@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ def test_one_dish_is_cooked_and_the_worker_logs_it(waiter: Waiter, worker: Kitch
 
     assert result.returncode == 0, result.stderr
     [order_id] = created_ids(result.stdout)
-    assert result.stdout == f"Order for table 1 created: {order_id}\n"
+    assert re.fullmatch(
+        rf"Order for table 1 created: {order_id}\nTicket \d+ for table 1: Pasta\n", result.stdout
+    )
     report = wait_for_status(waiter, order_id, "ready")
     assert report["table"] == 1 and report["dish"] == "Pasta" and report["attempt"] == 1
     assert report["order_id"] == order_id

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from restaurant.exceptions import InvalidOrder
 from restaurant.orders import OrderLine, Rules, describe
 from waiter.exceptions import BadInput
-from waiter.keys import Ticket, check_key
+from waiter.keys import KeyedOrder, check_key
 
 #: Largest batch file read, so that a wrong file cannot eat the waiter's memory.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -18,7 +18,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_BATCH = 100_000
 
 
-def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[Ticket]:
+def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[KeyedOrder]:
     """Read and check every line of a batch file ('-' for stdin); raise BadInput on any problem.
 
     A line may carry an idempotency `key`: its portions are then placed under "<key>#1", ...
@@ -29,7 +29,7 @@ def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[Ticket]:
         raise BadInput(f"{name} must hold a JSON list of orders, not a {_json_type(data)}")
     if not data:
         raise BadInput(f"{name} holds no orders")
-    orders: list[Ticket] = []
+    orders: list[KeyedOrder] = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             raise BadInput(f"{name} item {number}: expected an object, not a {_json_type(item)}")
@@ -38,7 +38,7 @@ def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[Ticket]:
             key = None if line.key is None else check_key(line.key, f"{name} item {number}: key")
             portions = line.orders(rules, ordered_at)
             orders.extend(
-                Ticket(order, f"{key}#{portion}" if key else None)
+                KeyedOrder(order, f"{key}#{portion}" if key else None)
                 for portion, order in enumerate(portions, start=1)
             )
         except ValidationError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from restaurant.exceptions import ConfigError, InvalidOrder, MenuError
-from waiter.commands import dead_letters, following, menu, ordering
+from waiter.commands import dead_letters, following, menu, ordering, tickets
 from waiter.exceptions import BadConfiguration, BadInput, WaiterError
 
 app = typer.Typer(
@@ -44,6 +44,10 @@ app.command(epilog=following.ORDERS_EXAMPLES)(following.orders)
 app.command(epilog=following.WATCH_EXAMPLES)(following.watch)
 app.command(epilog=ordering.CANCEL_EXAMPLES)(ordering.cancel)
 app.command(epilog=ordering.FIRE_EXAMPLES)(ordering.fire)
+app.command(epilog=tickets.TICKETS_EXAMPLES)(tickets.tickets)
+app.command(epilog=tickets.SERVE_EXAMPLES)(tickets.serve)
+app.command(epilog=tickets.RECALL_EXAMPLES)(tickets.recall)
+app.command(epilog=tickets.REPORT_EXAMPLES)(tickets.report)
 app.command(epilog=dead_letters.FAILED_EXAMPLES)(dead_letters.failed)
 app.command(epilog=dead_letters.RETRY_EXAMPLES)(dead_letters.retry)
 app.command(epilog=menu.MENU_EXAMPLES)(menu.menu)

@@ -49,3 +49,15 @@ class AlreadyFinished(WaiterError):
     """The order is already ready, failed or cancelled: too late to cancel it."""
 
     exit_code = 8
+
+
+class TicketNotFound(WaiterError):
+    """No ticket has that number (never sent, or served longer ago than it is kept)."""
+
+    exit_code = 9
+
+
+class TicketWrongState(WaiterError):
+    """The ticket cannot do that now: already served, not ready, not served, too late to recall."""
+
+    exit_code = 10

@@ -3,10 +3,14 @@
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from restaurant.orders import Order
 from waiter.exceptions import BadInput
+
+if TYPE_CHECKING:
+    from restaurant.ledger import Ledger
+    from restaurant.records import OrderRecord
 
 #: Order ids of keyed orders are UUIDs derived from the key in this namespace.
 KEY_NAMESPACE: Final = uuid.UUID("6f1c3e0a-6b2d-5d8e-9a41-3c7f2b1e9d05")
@@ -15,7 +19,7 @@ MAX_KEY: Final = 200
 
 
 @dataclass(frozen=True)
-class Ticket:
+class KeyedOrder:
     """One order to place, with the key it was placed under (None: a fresh order every time)."""
 
     order: Order
@@ -40,8 +44,29 @@ def check_key(value: Any, where: str = "--key") -> str:
     return value
 
 
-def tickets(orders: list[Order], key: str | None) -> list[Ticket]:
-    """Ticket each order; under a key, the n-th order gets the key "<key>#<n>"."""
+def tickets(orders: list[Order], key: str | None) -> list[KeyedOrder]:
+    """Key each order; under a key, the n-th order gets the key "<key>#<n>"."""
     if key is None:
-        return [Ticket(order) for order in orders]
-    return [Ticket(order, f"{key}#{number}") for number, order in enumerate(orders, start=1)]
+        return [KeyedOrder(order) for order in orders]
+    return [KeyedOrder(order, f"{key}#{number}") for number, order in enumerate(orders, start=1)]
+
+
+def known_orders(ledger: "Ledger", keyed: list[KeyedOrder]) -> dict[str, "OrderRecord"]:
+    """Return the keyed orders already in the ledger; refuse a key reused for another order."""
+    known = ledger.records([item.order_id for item in keyed])
+    for item in keyed:
+        record = known.get(item.order_id)
+        if record is None:
+            continue
+        same = (record.table, record.dish, record.note or None) == (
+            item.order.table,
+            item.order.dish,
+            item.order.note,
+        )
+        if not same:
+            key = (item.key or "").rsplit("#", 1)[0]
+            raise BadInput(
+                f"key {key!r} already placed {record.dish} for table {record.table} "
+                f"(order {record.order_id}); use a new key for a different order"
+            )
+    return known

@@ -1,5 +1,6 @@
 """Placing orders: into the ledger first, then into their station's queue, each exactly once."""
 
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -14,16 +15,18 @@ from restaurant.ledger import Ledger
 from restaurant.menu import load_menu
 from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
-from restaurant.records import OrderRecord, Recorded
+from restaurant.records import Recorded
 from restaurant.schedule import HeldOrder, Schedule
+from restaurant.tickets import TicketBook
 from waiter.client import bounded_client, celery_app, check_reachable, open_ledger, redis_errors
 from waiter.conf import BrokerSettings, read_settings
-from waiter.exceptions import BadInput, RedisUnavailable
+from waiter.exceptions import RedisUnavailable
 from waiter.fastpath import send as fast_send
 from waiter.fastpath.relay import relayed
 from waiter.firing import Placement, event_sender
-from waiter.keys import Ticket
+from waiter.keys import KeyedOrder, known_orders
 from waiter.replicas import confirm_placed, replicated_by
+from waiter.ticketing import TicketPlan, plan_tickets, queue_opening, take_numbers, ticket_fields
 
 #: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
 BATCH: Final = 2000
@@ -43,7 +46,11 @@ class PlacedOrder:
     resent: bool = False
 
 
-def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterator[PlacedOrder]:
+def place_orders(
+    orders: list[KeyedOrder],
+    how: Placement | None = None,
+    tickets: list[TicketPlan] | None = None,
+) -> Iterator[PlacedOrder]:
     """Send one `kitchen.prepare_dish` task per order to its station's queue, yielding each.
 
     Each order is first entered in the ledger with its `created` event (one pipelined round
@@ -51,35 +58,39 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
     lags behind the queue. A held order (`how.held`) is kept in Redis instead, out of the
     broker, until the scheduler or `waiter fire` sends it.
 
+    Every order is on a ticket of `tickets` (by default one new ticket per table): the new
+    tickets open in the same round trip, ahead of the events, and get their numbers there.
+
     An order placed under a key that placed it before is not placed again: it is yielded with
     `new=False`. Of several waiters placing it at once, only the one that claims its sending
     lease enters it in the ledger and sends it; a held order is kept by the one whose `created`
     event the ledger takes.
     """
     how = how or Placement()
+    tickets = plan_tickets(orders) if tickets is None else tickets
     conf = _settings(held=how.held)
     # The ledger's first write tells as soon as a ping whether its Redis answers.
     check_reachable(conf, ledger_too=False)
     ledger = open_ledger(conf)
-    keyed = [ticket for ticket in tickets if ticket.key]
+    keyed = [item for item in orders if item.key]
     pusher = _pusher(conf, how)
     encoded: dict[str, fast_send.Encoded] = {}
     with redis_errors(conf.result_backend):
-        known = _known_orders(ledger, keyed)
+        known = known_orders(ledger, keyed)
         verdicts: dict[str, str] = {}
         if keyed and not how.held:
             # The sending lease comes before the ledger: whoever holds it records and sends,
             # so the waiter that says "created" is the one that sent it.
-            ids = [ticket.order_id for ticket in keyed]
+            ids = [item.order_id for item in keyed]
             verdicts = dict(zip(ids, Claims(ledger.client).claim_sending(ids), strict=True))
-        entering = [ticket for ticket in tickets if verdicts.get(ticket.order_id, "mine") == "mine"]
-        results = _enter(ledger, entering, how, pusher, encoded)
-        recorded = dict(zip([ticket.order_id for ticket in entering], results, strict=True))
+        entering = [item for item in orders if verdicts.get(item.order_id, "mine") == "mine"]
+        results = _enter(ledger, entering, how, (pusher, encoded), tickets)
+        recorded = dict(zip([item.order_id for item in entering], results, strict=True))
     placing: list[PlacedOrder] = []
-    for ticket in tickets:
-        order_id, order = ticket.order_id, ticket.order
+    for item in orders:
+        order_id, order = item.order_id, item.order
         result = recorded.get(order_id)
-        if ticket.key is None or (result is not None and result.applied):
+        if item.key is None or (result is not None and result.applied):
             placing.append(PlacedOrder(order_id, order))
         elif result is not None and not how.held:
             # Entered in the ledger before by a waiter that died before sending it.
@@ -100,44 +111,60 @@ def place_orders(tickets: list[Ticket], how: Placement | None = None) -> Iterato
 
 def _enter(
     ledger: Ledger,
-    tickets: list[Ticket],
+    orders: list[KeyedOrder],
     how: Placement,
-    pusher: fast_send.TaskPusher | None,
-    encoded: dict[str, fast_send.Encoded],
+    sending: tuple[fast_send.TaskPusher | None, dict[str, fast_send.Encoded]],
+    tickets: list[TicketPlan],
 ) -> list[Recorded]:
     """Record each order's first event in the ledger, a pipeline per batch; return the results.
 
+    The first pipeline opens the new tickets ahead of the events, whose orders join them.
     With a pusher, each batch's task messages are built into `encoded` while its events run
     in Redis (nothing is sent: only once the ledger has every order does sending begin).
     """
+    pusher, encoded = sending
     menu = load_menu()
-    batches = [tickets[start : start + BATCH] for start in range(0, len(tickets), BATCH)]
+    on_ticket = ticket_fields(tickets)
+    book = TicketBook.from_settings(ledger.client)
+    # A batch even without orders: a keyed command placed again still opens (finds) its tickets.
+    batches = [orders[start : start + BATCH] for start in range(0, len(orders), BATCH)] or [[]]
+    opened = 0
 
     def pipelines() -> Iterator[Any]:
-        for batch in batches:
+        nonlocal opened
+        for number, batch in enumerate(batches):
+            pipe = ledger.client.pipeline(transaction=False)
+            if number == 0:
+                at = orders[0].order.ordered_at if orders else None
+                opened = queue_opening(book, pipe, tickets, at or time.time())
             events = (
                 make_event(
                     how.first_event,
-                    ticket.order_id,
-                    table=ticket.order.table,
-                    dish=ticket.order.dish,
-                    station=menu[ticket.order.dish].station,
-                    note=ticket.order.note,
-                    time=ticket.order.ordered_at,
+                    item.order_id,
+                    table=item.order.table,
+                    dish=item.order.dish,
+                    station=menu[item.order.dish].station,
+                    note=item.order.note,
+                    time=item.order.ordered_at,
                     **how.event_fields(),
+                    **on_ticket.get(item.order_id, {}),
                 )
-                for ticket in batch
+                for item in batch
             )
-            yield ledger.queue(events, ledger.client.pipeline(transaction=False))
+            yield ledger.queue(events, pipe)
             # Resumed while that pipeline is in flight.
             if pusher is not None:
-                for ticket in batch:
-                    queue = how.queue(menu[ticket.order.dish].station)
-                    kwargs = ticket.order.model_dump()
-                    encoded[ticket.order_id] = pusher.encode(ticket.order_id, kwargs, queue)
+                for item in batch:
+                    queue = how.queue(menu[item.order.dish].station)
+                    kwargs = item.order.model_dump()
+                    encoded[item.order_id] = pusher.encode(item.order_id, kwargs, queue)
 
-    replies = relayed(pipelines(), len(batches), ledger.scripts)
-    return [result for reply in replies for result in ledger.results(reply)]
+    scripts = [*ledger.scripts, *book.scripts]
+    results: list[Recorded] = []
+    for number, replies in enumerate(relayed(pipelines(), len(batches), scripts)):
+        events = take_numbers(tickets, replies, opened) if number == 0 else replies
+        results.extend(ledger.results(events))
+    return results
 
 
 def _pusher(conf: BrokerSettings, how: Placement) -> fast_send.TaskPusher | None:
@@ -159,27 +186,6 @@ def _settings(*, held: bool) -> BrokerSettings:
     if held or fast_send.applies(conf.broker_url):
         return conf
     return celery_app().conf  # type: ignore[no-any-return]
-
-
-def _known_orders(ledger: Ledger, keyed: list[Ticket]) -> dict[str, OrderRecord]:
-    """Return the keyed orders already in the ledger; refuse a key reused for another order."""
-    known = ledger.records([ticket.order_id for ticket in keyed])
-    for ticket in keyed:
-        record = known.get(ticket.order_id)
-        if record is None:
-            continue
-        same = (record.table, record.dish, record.note or None) == (
-            ticket.order.table,
-            ticket.order.dish,
-            ticket.order.note,
-        )
-        if not same:
-            key = (ticket.key or "").rsplit("#", 1)[0]
-            raise BadInput(
-                f"key {key!r} already placed {record.dish} for table {record.table} "
-                f"(order {record.order_id}); use a new key for a different order"
-            )
-    return known
 
 
 def _send(

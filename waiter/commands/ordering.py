@@ -12,12 +12,13 @@ from restaurant.menu import load_menu
 from restaurant.orders import MAX_QUANTITY, Order, Rules, check_quantity, make_order
 from restaurant.settings import load_settings
 from waiter.commands import examples
-from waiter.display import counted
+from waiter.display import counted, plain
 from waiter.exceptions import BadInput, DishesFailed
 
 if TYPE_CHECKING:
-    from waiter.keys import Ticket
+    from waiter.keys import KeyedOrder
     from waiter.placing import PlacedOrder
+    from waiter.ticketing import TicketPlan
 
 ORDER_EXAMPLES = examples(
     "waiter order --table 1 --dish Pasta",
@@ -106,6 +107,12 @@ def order(
             help="An idempotency key: placing the same order under it again places nothing new.",
         ),
     ] = None,
+    ticket: Annotated[
+        int | None,
+        typer.Option(
+            "--ticket", min=1, help="Add the dishes to this open ticket (add-ons); no --table."
+        ),
+    ] = None,
 ) -> None:
     """Place an order: one kitchen task per dish (and per portion)."""
     from waiter.firing import Placement
@@ -116,11 +123,19 @@ def order(
     if hold and (course is None or when is not None):
         raise BadInput("--hold needs --course, and cannot be combined with --in or --at")
     how = Placement(rush, course, when.timestamp() if when else None, hold)
-    batch = _tickets(table, dish or [], quantity, note, file, key)
+    if ticket is not None:
+        batch, plans = _addons(ticket, table, dish or [], quantity, note, file, key)
+    else:
+        from waiter.ticketing import plan_tickets
+
+        batch = _keyed_orders(table, dish or [], quantity, note, file, key)
+        plans = plan_tickets(batch, key)
     placed = {}
-    for item in place_orders(batch, how):
+    for item in place_orders(batch, how, plans):
         placed[item.order_id] = item.order
         typer.echo(_placed_line(item))
+    for plan in plans:
+        typer.echo(plain(plan.line()))
     if how.held:
         from restaurant.events import held_until
 
@@ -162,14 +177,37 @@ def fire(
     typer.echo(f"Course {course} for table {table} fired: {sent} sent to the kitchen")
 
 
-def _tickets(
+def _addons(
+    number: int,
     table: int | None,
     dishes: list[str],
     quantity: int,
     note: str | None,
     file: Path | None,
     key: str | None,
-) -> list["Ticket"]:
+) -> tuple[list["KeyedOrder"], list["TicketPlan"]]:
+    """Dishes added to ticket `number`, checked before asking Redis; the table is the ticket's."""
+    from waiter.ticketing import addon_plan, ticket_for_addon
+
+    if file is not None:
+        raise BadInput("--ticket cannot be combined with --file")
+    if not dishes:
+        raise BadInput("say what to add to the ticket with --dish (repeat it for several dishes)")
+    # Everything about the dishes is checked first (on the ticket's table, when one is given).
+    _keyed_orders(table or 1, dishes, quantity, note, None, key)
+    state = ticket_for_addon(number, table)
+    batch = _keyed_orders(state.table, dishes, quantity, note, None, key)
+    return batch, addon_plan(state, batch)
+
+
+def _keyed_orders(
+    table: int | None,
+    dishes: list[str],
+    quantity: int,
+    note: str | None,
+    file: Path | None,
+    key: str | None,
+) -> list["KeyedOrder"]:
     """The orders to place, from the command line or a batch file, under their keys."""
     from waiter.keys import check_key, tickets
 

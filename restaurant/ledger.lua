@@ -124,20 +124,27 @@ if event.ticket and (final or requeue or not current[1]) then
   local dishes_key = ticket_key .. ':dishes'
   local ticket = redis.call('HMGET', ticket_key, 'status', 'created_at')
   if ticket[1] then
+    -- Counters of the dishes not finished, on the ticket and at this order's station: each
+    -- order enters and leaves the unfinished once per round (a final event is applied once).
+    local station_field = 'unfinished:' .. (event.station or '')
+    local delta = 0
     if not current[1] then
       redis.call('RPUSH', dishes_key, id)
+      delta = final and 0 or 1
+    elseif final then
+      delta = -1
+    elseif requeue then
+      delta = 1
     end
-    -- Is every dish on the ticket finished, and every one of this order's station?
-    local done, station_done = true, true
-    local dishes = redis.call('LRANGE', dishes_key, 0, -1)
-    for _, dish_id in ipairs(dishes) do
-      local dish = redis.call('HMGET', ARGV[20] .. dish_id, 'status', 'station')
-      local status = dish[1]
-      if status and status ~= 'ready' and status ~= 'failed' and status ~= 'cancelled' then
-        done = false
-        if dish[2] == event.station then station_done = false end
-      end
+    local left, station_left = 0, 0
+    if delta ~= 0 then
+      left = redis.call('HINCRBY', ticket_key, 'unfinished', delta)
+      station_left = redis.call('HINCRBY', ticket_key, station_field, delta)
+    else
+      left = tonumber(redis.call('HGET', ticket_key, 'unfinished') or '0')
+      station_left = tonumber(redis.call('HGET', ticket_key, station_field) or '0')
     end
+    local done, station_done = left <= 0, station_left <= 0
     local keep_since = event.time - tonumber(ARGV[21])
     if event.status == 'ready' and event.station and event.cook_seconds then
       local cook_key = ARGV[18] .. event.station

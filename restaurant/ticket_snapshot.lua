@@ -3,26 +3,37 @@
 --
 -- KEYS[1] event log   KEYS[2] tickets not served   KEYS[3] served tickets
 -- ARGV[1] served since (time)   ARGV[2] prefix of ticket keys   ARGV[3] prefix of order keys
+-- ARGV[4] how many ticket fields follow   ARGV[5..] the ticket fields, then the order fields
 --
--- Returns JSON: {last_id, tickets: [ticket hash + dishes], orders: {id: order hash}}.
+-- Returns {last_id, tickets, orders}: each ticket as its fields then its list of order ids,
+-- each order as its id then its fields (the first of them always set), in the order asked (plain arrays: Lua's JSON is slower to build
+-- here than Python's is there).
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local last_id = newest[1] and newest[1][1] or '0-0'
+local ticket_fields, order_fields = {}, {}
+local split = 5 + tonumber(ARGV[4])
+for i = 5, #ARGV do
+  table.insert(i < split and ticket_fields or order_fields, ARGV[i])
+end
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf')) do
   table.insert(ids, id)
 end
 local tickets, orders = {}, {}
 for _, id in ipairs(ids) do
-  local ticket = hash_of(ARGV[2] .. id)
-  if ticket.ticket_id then
-    ticket.dishes = redis.call('LRANGE', ARGV[2] .. id .. ':dishes', 0, -1)
-    for _, order_id in ipairs(ticket.dishes) do
-      local order = hash_of(ARGV[3] .. order_id)
-      if order.order_id then
-        orders[order_id] = order
+  local ticket_key = ARGV[2] .. id
+  local ticket = redis.call('HMGET', ticket_key, unpack(ticket_fields))
+  if ticket[1] then
+    local dishes = redis.call('LRANGE', ticket_key .. ':dishes', 0, -1)
+    table.insert(ticket, dishes)
+    table.insert(tickets, ticket)
+    for _, order_id in ipairs(dishes) do
+      local order = redis.call('HMGET', ARGV[3] .. order_id, unpack(order_fields))
+      if order[1] then
+        table.insert(order, 1, order_id)
+        table.insert(orders, order)
       end
     end
-    table.insert(tickets, ticket)
   end
 end
-return cjson.encode({last_id = last_id, tickets = tickets, orders = orders})
+return {last_id, tickets, orders}

@@ -1,10 +1,9 @@
 """Tickets: one table's order, whose dishes cook at several stations and are served together."""
 
 import hashlib
-import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,13 +28,18 @@ from restaurant.settings import Settings, load_settings
 
 #: A ticket's statuses: its dishes cooking, all finished, handed over at the pass.
 STATUSES: Final = ("open", "ready", "served")
-#: What a screen needs of each order on a ticket (the rest of its hash is the kitchen's).
+#: What a screen needs of each order on a ticket, and how each is read: text, a whole number,
+#: a time, or a flag. The rest of its hash is the kitchen's; its id, ticket and table are the
+#: ticket's, which lists it.
 ORDER_FIELDS: Final = (
-    "order_id", "status", "table", "dish", "station", "note", "rush", "course", "fire_at",
-    "created_at", "updated_at", "reason", "ticket", "addon", "attempt",
+    ("status", str), ("dish", str), ("station", str), ("note", str), ("reason", str),
+    ("course", int), ("percent", int), ("fire_at", float), ("created_at", float),
+    ("rush", bool), ("addon", bool),
 )  # fmt: skip
-_NUMBERS: Final = ("table", "course", "attempt")
-_TIMES: Final = ("fire_at", "created_at", "updated_at")
+#: A ticket's fields, as `TicketState.to_dict` and the snapshot give them.
+TICKET_FIELDS: Final = (
+    "ticket_id", "number", "table", "status", "created_at", "ready_at", "served_at", "recalled_at",
+)  # fmt: skip
 
 
 class TicketError(Exception):
@@ -83,7 +87,7 @@ class TicketState:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ticket as plain data (dishes as a list)."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in TICKET_FIELDS}
         data["dishes"] = list(self.dishes)
         return data
 
@@ -260,34 +264,46 @@ class TicketBook:
         since = (now or time.time()) - self.recall_window
         keys = [EVENT_LOG_KEY, TICKETS_OPEN_KEY, TICKETS_SERVED_KEY]
         args: list[Any] = [since, TICKET_KEY.format(ticket_id=""), ORDER_KEY.format(order_id="")]
-        raw = json.loads(self._snapshot(keys=keys, args=args))
-        tickets = raw.get("tickets") or []
+        args += [len(TICKET_FIELDS), *TICKET_FIELDS, *(name for name, _ in ORDER_FIELDS)]
+        last_id, tickets, orders = self._snapshot(keys=keys, args=args)
         return {
-            "last_id": raw["last_id"],
-            "tickets": [
-                ticket_from_hash(ticket, ticket.pop("dishes", None) or []).to_dict()
-                for ticket in (tickets if isinstance(tickets, list) else [])
-            ],
-            "orders": {
-                order_id: screen_order(fields)
-                for order_id, fields in (raw.get("orders") or {}).items()
-            },
+            "last_id": decode_text(last_id),
+            "tickets": [screen_ticket(values) for values in tickets],
+            "orders": {decode_text(values[0]): screen_order(values[1:]) for values in orders},
         }
 
 
-def screen_order(fields: dict[str, str]) -> dict[str, Any]:
-    """An order's hash as a screen reads it: typed, and only what it shows."""
-    order: dict[str, Any] = {}
-    for name in ORDER_FIELDS:
-        value = fields.get(name)
-        if value in (None, ""):
-            continue
-        if name in _NUMBERS:
-            order[name] = int(float(value))
-        elif name in _TIMES:
-            order[name] = float(value)
-        elif name in ("rush", "addon"):
-            order[name] = value == "true"
-        else:
-            order[name] = value
-    return order
+def _read(kind: type, raw: Any) -> Any:
+    """One stored value as `kind` (text, whole number, time, flag)."""
+    if kind is str:
+        return decode_text(raw)
+    if kind is bool:
+        return raw in (b"true", "true")
+    if kind is int:
+        return int(float(raw))
+    return float(raw)
+
+
+def screen_ticket(values: list[Any]) -> dict[str, Any]:
+    """A ticket as a screen reads it, from its TICKET_FIELDS in order, then its order ids."""
+    ticket_id, number, table, status, created_at, *times, dishes = values
+    ticket: dict[str, Any] = {
+        "ticket_id": decode_text(ticket_id),
+        "number": int(number),
+        "table": int(table),
+        "status": decode_text(status),
+        "created_at": float(created_at),
+    }
+    for name, raw in zip(TICKET_FIELDS[5:], times, strict=True):
+        ticket[name] = float(raw) if raw else None
+    ticket["dishes"] = [decode_text(dish) for dish in dishes]
+    return ticket
+
+
+def screen_order(values: list[Any]) -> dict[str, Any]:
+    """An order as a screen reads it, from its ORDER_FIELDS in order, the unset left out."""
+    return {
+        name: _read(kind, raw)
+        for (name, kind), raw in zip(ORDER_FIELDS, values, strict=True)
+        if raw
+    }

@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check --disable-pip-version-check
-	$(BIN)/python -m compileall -q kitchen restaurant waiter celeryconfig.py
+	$(BIN)/python -m compileall -q kitchen restaurant waiter board celeryconfig.py
 	touch $(STAMP)
 
 lock: install  ## Resolve pyproject.toml's ranges anew (newest allowed) into requirements.lock.
@@ -46,8 +46,9 @@ chromium:  ## The browser test drives the system's Chromium: install it where we
 	  && apt-get update && apt-get install -y chromium; } \
 	  || echo "make: the browser test needs /usr/bin/chromium (Debian: apt-get install -y chromium)" >&2
 
-screenshot: install chromium  ## Refresh docs/flower-tasks.png from the browser test.
+screenshot: install chromium  ## Refresh the README's screenshots (Flower, the board) from the browser tests.
 	TASKS_SCREENSHOT=$(CURDIR)/docs/flower-tasks.png $(BIN)/python -m pytest tests/test_flower_browser.py
+	BOARD_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/test_board_browser.py -k screenshots
 
 bench: install  ## Benchmarks: print figures and write them to .run/bench.json.
 	$(BIN)/python -m bench

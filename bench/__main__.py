@@ -22,17 +22,18 @@ from typing import Any
 import redis
 
 from bench import limit, workloads
+from bench.board import board_speed
 from bench.fanout import measure_fanout, measure_fanout_limit
 from bench.recovery import recovery
 from tools.redis_server import REDIS_CONF, RedisServer
 
 #: Sizes of `make bench` (the issue's), and of `--quick` (a smoke run for the tests).
 FULL = {"orders": 10_000, "round_trips": 200, "busy": 500, "baseline_busy": 50, "cli_runs": 20,
-        "watchers": 10, "events": 200, "recovery": 8}  # fmt: skip
+        "watchers": 10, "events": 200, "recovery": 8, "board_clients": 50}  # fmt: skip
 QUICK = {"orders": 200, "round_trips": 20, "busy": 4, "baseline_busy": 4, "cli_runs": 3,
-         "watchers": 2, "events": 20, "recovery": 2}  # fmt: skip
+         "watchers": 2, "events": 20, "recovery": 2, "board_clients": 5}  # fmt: skip
 #: The workloads, in the order they run; `--only` picks some (the drain needs the submit).
-WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout", "recovery")
+WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout", "recovery", "board")
 Report = dict[str, Any]
 
 
@@ -55,6 +56,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--watchers", type=int, help="fan-out subscribers (10)")
     parser.add_argument("--events", type=int, help="fan-out ready events (200)")
     parser.add_argument("--recovery", type=int, help="dishes a killed worker holds (8)")
+    parser.add_argument("--board-clients", type=int, help="SSE clients of the board (50)")
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes (2: the cores)")
     parser.add_argument("--profile", type=Path, help="py-spy the drain's worker into this folder")
     parser.add_argument("--profile-seconds", type=float, default=10.0)
@@ -124,6 +126,12 @@ def _ours(url: str, workdir: Path, args: argparse.Namespace) -> Report:
             command = shlex.join(["celery", *workers[0].command[1:]])
             report["busy"]["worker_command"] = command
             report["busy"]["workers"] = len(workers)
+    _ours_apart(url, workdir, args, report)
+    return report
+
+
+def _ours_apart(url: str, workdir: Path, args: argparse.Namespace, report: Report) -> None:
+    """The workloads that start their own processes: the CLI, fan-out, recovery, the board."""
     if "cli" in args.only:
         _step(f"ours: the waiter CLI, {args.cli_runs} runs")
         report["cli"] = workloads.cli(url, args.cli_runs)
@@ -133,7 +141,9 @@ def _ours(url: str, workdir: Path, args: argparse.Namespace) -> Report:
     if "recovery" in args.only:
         _step(f"ours: recovery, a worker holding {args.recovery} dishes killed")
         report["recovery"] = recovery(url, workdir, args.recovery)
-    return report
+    if "board" in args.only:
+        _step(f"ours: the board, {args.board_clients} SSE clients and a 1,000-ticket snapshot")
+        report["board"] = board_speed(url, workdir, args.board_clients, args.events)
 
 
 def _limit(url: str, payload: bytes | None, args: argparse.Namespace) -> Report:
@@ -240,6 +250,8 @@ def _targets(ours: Report) -> dict[str, tuple[str, float, bool]]:
         "cli": ("< 0.35 s", "cli", "median_seconds", lambda v: v < 0.35),
         "fanout_p99": ("< 5 ms", "fanout", "p99_ms", lambda v: v < 5),
         "recovery": ("< 10 s", "recovery", "seconds", lambda v: v < 10),
+        "board_p99": ("< 10 ms", "board", "p99_ms", lambda v: v < 10),
+        "snapshot": ("< 50 ms", "board", "snapshot_ms", lambda v: v < 50),
     }
     targets = {}
     for name, (text, workload, figure, check) in rows.items():
@@ -332,6 +344,17 @@ def _table(report: Report) -> list[str]:
             (f"8 recovery: N={ours['recovery']['dishes']} of a killed worker, received",
              _num(ours["recovery"]["seconds"], " s"), "n/a", "3,600 s (timeout)",
              target("recovery"), verdict("recovery")),
+        ]  # fmt: skip
+    if "board" in ours:
+        board = ours["board"]
+        groups["board"] = [
+            (f"9 board: p50, ready to each of {board['clients']} SSE clients",
+             _num(board["p50_ms"], " ms"), "n/a", "n/a", "", ""),
+            ("  board: p99", _num(board["p99_ms"], " ms"), "n/a", "n/a", target("board_p99"),
+             verdict("board_p99")),
+            (f"  board: snapshot of {board['snapshot_tickets']:,} open tickets",
+             _num(board["snapshot_ms"], " ms"), "n/a", "n/a", target("snapshot"),
+             verdict("snapshot")),
         ]  # fmt: skip
     memory = []
     if "drain" in ours:

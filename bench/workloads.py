@@ -182,7 +182,7 @@ def round_trip(url: str, count: int, warmup: int = 5) -> Figures:
     from restaurant.menu import load_menu  # noqa: PLC0415
     from restaurant.orders import Rules, make_order  # noqa: PLC0415
     from restaurant.settings import load_settings  # noqa: PLC0415
-    from waiter.keys import Ticket  # noqa: PLC0415
+    from waiter.keys import KeyedOrder  # noqa: PLC0415
     from waiter.placing import place_orders  # noqa: PLC0415
 
     rules = Rules(load_menu(), load_settings().tables)
@@ -192,13 +192,13 @@ def round_trip(url: str, count: int, warmup: int = 5) -> Figures:
         pubsub = client.pubsub()
         for number in range(warmup + count):
             fields = {"table": 1 + number % 50, "dish": QUICK_DISH, "ordered_at": time.time()}
-            ticket = Ticket(make_order(fields, rules))
-            channel = ORDER_CHANNEL.format(db=db, order_id=ticket.order_id)
+            keyed = KeyedOrder(make_order(fields, rules))
+            channel = ORDER_CHANNEL.format(db=db, order_id=keyed.order_id)
             pubsub.subscribe(channel)
             _confirmed(pubsub)
             started = time.perf_counter()
-            list(place_orders([ticket]))
-            _heard_ready(pubsub, ticket.order_id)
+            list(place_orders([keyed]))
+            _heard_ready(pubsub, keyed.order_id)
             elapsed = (time.perf_counter() - started) * 1000
             pubsub.unsubscribe(channel)
             _confirmed(pubsub)
@@ -231,7 +231,7 @@ def busy(url: str, workers: list[BenchWorker], count: int) -> Figures:
     from restaurant.menu import load_menu  # noqa: PLC0415
     from restaurant.orders import Rules, make_order  # noqa: PLC0415
     from restaurant.settings import load_settings  # noqa: PLC0415
-    from waiter.keys import Ticket  # noqa: PLC0415
+    from waiter.keys import KeyedOrder  # noqa: PLC0415
     from waiter.placing import place_orders  # noqa: PLC0415
 
     rules = Rules(load_menu(), load_settings().tables)
@@ -239,13 +239,13 @@ def busy(url: str, workers: list[BenchWorker], count: int) -> Figures:
         for worker in workers:
             worker.start()
         started = time.time()
-        tickets = [
-            Ticket(
+        orders = [
+            KeyedOrder(
                 make_order({"table": 1 + n % 50, "dish": SLOW_DISH, "ordered_at": started}, rules)
             )
             for n in range(count)
         ]
-        ids = [placed.order_id for placed in place_orders(tickets)]
+        ids = [placed.order_id for placed in place_orders(orders)]
         last = _wait_ledger(client, ids, timeout=60 + 2 * count)
     return _busy_figures(count, last - started, memory, extrapolate=False)
 
@@ -267,7 +267,9 @@ def compile_ours() -> None:
     An editable install writes none where PYTHONDONTWRITEBYTECODE is set, and every `waiter`
     process (the submit's, the CLI's) would compile them again at start.
     """
-    sources = [str(ROOT / name) for name in ("kitchen", "restaurant", "waiter", "celeryconfig.py")]
+    sources = [
+        str(ROOT / name) for name in ("kitchen", "restaurant", "waiter", "board", "celeryconfig.py")
+    ]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
 
 

@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_honcho_runs_the_procfile(redis_server: RedisServer, tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{redis_server.port}/3"
-    port = free_port()
+    port, board_port = free_port(), free_port()
     bin_dir = str(Path(sys.executable).parent)
     env = {
         **os.environ,
         **TEST_KITCHEN,
         "REDIS_URL": url,
         "FLOWER_PORT": str(port),
+        "BOARD_PORT": str(board_port),
         "FLOWER_DB": str(tmp_path / "flower-state"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
@@ -48,6 +49,16 @@ def test_honcho_runs_the_procfile(redis_server: RedisServer, tmp_path: Path) -> 
             except OSError:
                 assert stack.poll() is None, (tmp_path / "honcho.log").read_text()
                 assert time.monotonic() < deadline, "Flower did not answer"
+                time.sleep(0.2)
+
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{board_port}/api/tickets") as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert stack.poll() is None, (tmp_path / "honcho.log").read_text()
+                assert time.monotonic() < deadline, "the board did not answer"
                 time.sleep(0.2)
 
         result = run_waiter(env, "order", "--table", "12", "--dish", "Salad", "--wait")

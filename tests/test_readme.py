@@ -142,6 +142,7 @@ def test_every_command_in_the_readme_prints_what_the_readme_shows(
     env = _clean_env(
         REDIS_URL=tour_redis.url,
         FLOWER_PORT=str(flower_port),
+        BOARD_PORT=str(free_port()),
         FLOWER_DB=str(tmp_path / "flower-state"),
     )
     background: list[Background] = []

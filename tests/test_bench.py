@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout", "recovery")
+WORKLOADS = ("submit", "drain", "round_trip", "busy", "cli", "fanout", "recovery", "board")
 LIMIT = ("one_at_a_time", "pipelined", "round_trip", "cli", "fanout")
 BASELINE = ("submit", "drain", "round_trip", "busy", "busy_green", "cli")
 
@@ -59,8 +59,10 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
     assert report["ours"]["fanout"]["samples"] == 2 * 20
     assert set(report["targets"]) == {
         "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
-        "recovery",
+        "recovery", "board_p99", "snapshot",
     }  # fmt: skip
+    board = report["ours"]["board"]
+    assert board["samples"] == 5 * 20 and board["snapshot_tickets"] == 1_000
     assert report["ours"]["recovery"]["ready_once"] is True
     assert all(isinstance(target["met"], bool) for target in report["targets"].values())
     # The table names every workload, with the target and whether it is met.
@@ -72,6 +74,7 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         "5 CLI",
         "6 fan-out",
         "8 recovery",
+        "9 board",
         "7 memory",
     ):
         assert label in result.stdout

@@ -69,6 +69,7 @@ def test_the_schema_of_each_kind_of_event(waiter: Waiter) -> None:
 
     by_kind = {e["event"]: e for e in events}
     common = {"v", "event", "order_id", "status", "time", "table", "dish", "attempt", "seq"}
+    common |= {"ticket"}  # every order is on its table's ticket
     kitchen = common | {"station", "worker", "delivery"}
     assert set(by_kind["created"]) == common | {"note", "station"}
     assert by_kind["created"]["note"] == "no onion" and by_kind["created"]["status"] == "pending"

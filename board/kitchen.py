@@ -103,7 +103,12 @@ class Kitchen:
     def snapshot(self) -> dict[str, Any]:
         """Open, ready and recently served tickets and their orders, with the log's last id."""
         with self._errors():
-            return self.book.snapshot()  # text and numbers already: ready for JSON
+            return self.book.snapshot()
+
+    def snapshot_json(self) -> tuple[str, str]:
+        """The snapshot's log id and the snapshot as JSON, as a screen loads it."""
+        with self._errors():
+            return self.book.snapshot_json()
 
     def open_tickets(self) -> dict[str, Any]:
         """The open and ready tickets, each with its dishes' records, oldest first."""

@@ -7,7 +7,6 @@ The server keeps nothing: whatever the browser missed, the log in Redis still ha
 """
 
 import asyncio
-import json
 import logging
 import re
 from typing import Any, Final
@@ -127,9 +126,8 @@ class EventStream(Guarded):
         if last is not None and await reaches_back(self.live, last):
             return f"{last[0]}-{last[1]}", ""
         loop = asyncio.get_running_loop()
-        shot = await loop.run_in_executor(None, self.kitchen.snapshot)
-        start = str(shot.get("last_id") or "0-0")
-        return start, frame("snapshot", start, json.dumps(shot, separators=(",", ":")))
+        start, shot = await loop.run_in_executor(None, self.kitchen.snapshot_json)
+        return start, frame("snapshot", start, shot)
 
     async def _follow(self, start: str) -> None:
         """Send every entry after `start`, then wait for more; a comment every KEEPALIVE s."""

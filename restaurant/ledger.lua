@@ -65,6 +65,14 @@ for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent', 
   end
 end
 redis.call('HSET', order_key, unpack(fields))
+if not current[1] then
+  -- What a screen shows of the order and never changes, as JSON: a board's snapshot of a
+  -- thousand tickets sends it as it is instead of reading and encoding each field.
+  local screen = {dish = event.dish, station = event.station, note = event.note,
+                  course = event.course, rush = event.rush, addon = event.addon,
+                  created_at = created_at, fire_at = event.fire_at}
+  redis.call('HSET', order_key, 'screen', cjson.encode(screen))
+end
 if requeue then
   -- A new round of attempts: its retry budget starts again, and it must be sent anew.
   redis.call('HSET', order_key, 'first_attempt', event.attempt, 'delivery', 0)

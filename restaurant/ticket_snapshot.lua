@@ -10,10 +10,9 @@
 -- here than Python's is there).
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local last_id = newest[1] and newest[1][1] or '0-0'
-local ticket_fields, order_fields = {}, {}
-local split = 5 + tonumber(ARGV[4])
-for i = 5, #ARGV do
-  table.insert(i < split and ticket_fields or order_fields, ARGV[i])
+local ticket_fields = {}
+for i = 4, #ARGV do
+  table.insert(ticket_fields, ARGV[i])
 end
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf')) do
@@ -28,8 +27,16 @@ for _, id in ipairs(ids) do
     table.insert(ticket, dishes)
     table.insert(tickets, ticket)
     for _, order_id in ipairs(dishes) do
-      local order = redis.call('HMGET', ARGV[3] .. order_id, unpack(order_fields))
-      if order[1] then
+      local order_key = ARGV[3] .. order_id
+      local order = redis.call('HMGET', order_key, 'screen', 'status', 'percent', 'reason')
+      if order[2] then
+        if not order[1] then  -- recorded before the ledger kept `screen`
+          local f = redis.call('HMGET', order_key, 'dish', 'station', 'note', 'course', 'rush',
+                               'created_at', 'fire_at')
+          order[1] = cjson.encode({dish = f[1], station = f[2], note = f[3] or nil,
+                                   course = tonumber(f[4]), rush = f[5] == 'true' or nil,
+                                   created_at = tonumber(f[6]), fire_at = tonumber(f[7])})
+        end
         table.insert(order, 1, order_id)
         table.insert(orders, order)
       end

@@ -1,6 +1,7 @@
 """Tickets: one table's order, whose dishes cook at several stations and are served together."""
 
 import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,14 +29,6 @@ from restaurant.settings import Settings, load_settings
 
 #: A ticket's statuses: its dishes cooking, all finished, handed over at the pass.
 STATUSES: Final = ("open", "ready", "served")
-#: What a screen needs of each order on a ticket, and how each is read: text, a whole number,
-#: a time, or a flag. The rest of its hash is the kitchen's; its id, ticket and table are the
-#: ticket's, which lists it.
-ORDER_FIELDS: Final = (
-    ("status", str), ("dish", str), ("station", str), ("note", str), ("reason", str),
-    ("course", int), ("percent", int), ("fire_at", float), ("created_at", float),
-    ("rush", bool), ("addon", bool),
-)  # fmt: skip
 #: A ticket's fields, as `TicketState.to_dict` and the snapshot give them.
 TICKET_FIELDS: Final = (
     "ticket_id", "number", "table", "status", "created_at", "ready_at", "served_at", "recalled_at",
@@ -261,27 +254,20 @@ class TicketBook:
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """What a screen shows (tickets open, ready or served within the recall window, and
         their orders), read atomically with the id of the newest event in the log."""
+        return dict(json.loads(self.snapshot_json(now)[1]))
+
+    def snapshot_json(self, now: float | None = None) -> tuple[str, str]:
+        """The snapshot's log id, and the snapshot as JSON, ready to send to a screen:
+        {"last_id", "tickets": [ticket, with "dishes": [order ids]], "orders": {id: order}}."""
         since = (now or time.time()) - self.recall_window
         keys = [EVENT_LOG_KEY, TICKETS_OPEN_KEY, TICKETS_SERVED_KEY]
         args: list[Any] = [since, TICKET_KEY.format(ticket_id=""), ORDER_KEY.format(order_id="")]
-        args += [len(TICKET_FIELDS), *TICKET_FIELDS, *(name for name, _ in ORDER_FIELDS)]
-        last_id, tickets, orders = self._snapshot(keys=keys, args=args)
-        return {
-            "last_id": decode_text(last_id),
-            "tickets": [screen_ticket(values) for values in tickets],
-            "orders": {decode_text(values[0]): screen_order(values[1:]) for values in orders},
-        }
-
-
-def _read(kind: type, raw: Any) -> Any:
-    """One stored value as `kind` (text, whole number, time, flag)."""
-    if kind is str:
-        return decode_text(raw)
-    if kind is bool:
-        return raw in (b"true", "true")
-    if kind is int:
-        return int(float(raw))
-    return float(raw)
+        last_id, tickets, orders = self._snapshot(keys=keys, args=[*args, *TICKET_FIELDS])
+        last = decode_text(last_id)
+        # Each order's unchanging part is JSON already: spliced in, not decoded and encoded.
+        spliced = ",".join(screen_order(*values) for values in orders)
+        listed = json.dumps([screen_ticket(values) for values in tickets], separators=(",", ":"))
+        return last, f'{{"last_id":{json.dumps(last)},"tickets":{listed},"orders":{{{spliced}}}}}'
 
 
 def screen_ticket(values: list[Any]) -> dict[str, Any]:
@@ -300,10 +286,12 @@ def screen_ticket(values: list[Any]) -> dict[str, Any]:
     return ticket
 
 
-def screen_order(values: list[Any]) -> dict[str, Any]:
-    """An order as a screen reads it, from its ORDER_FIELDS in order, the unset left out."""
-    return {
-        name: _read(kind, raw)
-        for (name, kind), raw in zip(ORDER_FIELDS, values, strict=True)
-        if raw
-    }
+def screen_order(order_id: Any, screen: Any, status: Any, percent: Any, reason: Any) -> str:
+    """One order of the snapshot as `"<id>":{...}`, its unchanging part as ledger.lua wrote it."""
+    changing = f',"status":{json.dumps(decode_text(status))}'
+    if percent:
+        changing += f',"percent":{int(float(percent))}'
+    if reason:
+        changing += f',"reason":{json.dumps(decode_text(reason))}'
+    unchanging = decode_text(screen)
+    return f"{json.dumps(decode_text(order_id))}:{unchanging[:-1]}{changing}}}"

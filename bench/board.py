@@ -146,12 +146,16 @@ def _open_tickets(client: redis.Redis, count: int) -> None:
     pipe = client.pipeline(transaction=False)
     for n in range(count):
         ticket_id = new_ticket_id()
-        book.queue_open(pipe, ticket_id, n % 50 + 1, time.time())
+        dishes = [
+            (str(uuid.uuid4()), dish, station)
+            for dish, station in (("Burger", "grill"), ("Salad", "cold"), ("Pasta", "pasta"))
+        ]
+        book.queue_open(pipe, ticket_id, n % 50 + 1, time.time(), [(o, s) for o, _, s in dishes])
         ledger.queue(
             (
-                make_event(Kind.CREATED, str(uuid.uuid4()), table=n % 50 + 1, dish=dish,
-                           station=station, ticket=ticket_id, note="no onions")
-                for dish, station in (("Burger", "grill"), ("Salad", "cold"), ("Pasta", "pasta"))
+                make_event(Kind.CREATED, order_id, table=n % 50 + 1, dish=dish, station=station,
+                           ticket=ticket_id, note="no onions")
+                for order_id, dish, station in dishes
             ),
             pipe,
         )  # fmt: skip

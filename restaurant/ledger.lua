@@ -13,8 +13,8 @@
 -- ARGV[18] prefix of a station's cook times   ARGV[19] of its ticket times
 -- ARGV[20] prefix of order keys   ARGV[21] seconds the speed figures are kept
 --
--- An order on a ticket joins the ticket when created; when it finishes (or is sent back), the
--- ticket turns ready once every dish on it is finished, or open again, with its own event.
+-- When an order on a ticket finishes (or is sent back, or is added to it), the ticket turns
+-- ready once every dish on it is finished, or open again, with its own event.
 --
 -- A failed order is also filed as a dead letter; a requeued one (sent back by the waiter)
 -- leaves the dead letters and may move a failed order back to pending, which nothing else may.
@@ -127,7 +127,9 @@ redis.call('PUBLISH', ARGV[9], payload)
 if event.table then redis.call('PUBLISH', ARGV[10] .. event.table, payload) end
 
 local final = event.status == 'ready' or event.status == 'failed' or event.status == 'cancelled'
-if event.ticket and (final or requeue or not current[1]) then
+-- A dish joins its ticket when the ticket opens with it (ticket_open.lua), or as an add-on here.
+local joining = not current[1] and event.addon
+if event.ticket and (final or requeue or joining) then
   local ticket_key = ARGV[15] .. event.ticket
   local dishes_key = ticket_key .. ':dishes'
   local ticket = redis.call('HMGET', ticket_key, 'status', 'created_at')
@@ -136,7 +138,7 @@ if event.ticket and (final or requeue or not current[1]) then
     -- order enters and leaves the unfinished once per round (a final event is applied once).
     local station_field = 'unfinished:' .. (event.station or '')
     local delta = 0
-    if not current[1] then
+    if joining then
       redis.call('RPUSH', dishes_key, id)
       delta = final and 0 or 1
     elseif final then

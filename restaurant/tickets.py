@@ -4,6 +4,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -156,8 +157,17 @@ class TicketBook:
         return [self._open, self._bump, self._snapshot]
 
     # --- Writing --------------------------------------------------------------------------
-    def queue_open(self, pipe: Any, ticket_id: str, table: int, at: float) -> None:
-        """Queue the opening of a ticket on a pipeline; its reply is the ticket's number."""
+    def queue_open(
+        self,
+        pipe: Any,
+        ticket_id: str,
+        table: int,
+        at: float,
+        dishes: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Queue the opening of a ticket with its dishes ((order id, station) pairs) on a
+        pipeline; its reply is the ticket's number. The dishes' own events need not come after
+        it: they leave the ticket alone until one finishes."""
         day = day_of(at)
         keys = [
             TICKET_COUNTER_PREFIX + day,
@@ -168,12 +178,21 @@ class TicketBook:
         ]
         args: list[Any] = [ticket_id, table, at, day, EVENT_LOG_KEY, self.event_log_cap]
         args.append(self.channel)
-        self._open(keys=keys, args=[*args, 3 * SPEED_KEPT], client=pipe)
+        args.append(3 * SPEED_KEPT)
+        for order_id, station in dishes:
+            args += [order_id, station]
+        self._open(keys=keys, args=args, client=pipe)
 
-    def open(self, table: int, at: float | None = None, ticket_id: str | None = None) -> int:
-        """Open a ticket for `table` now (or at `at`); return its number."""
+    def open(
+        self,
+        table: int,
+        at: float | None = None,
+        ticket_id: str | None = None,
+        dishes: Sequence[tuple[str, str]] = (),
+    ) -> int:
+        """Open a ticket for `table` now (or at `at`) with its dishes; return its number."""
         pipe = self.client.pipeline(transaction=False)
-        self.queue_open(pipe, ticket_id or new_ticket_id(), table, at or time.time())
+        self.queue_open(pipe, ticket_id or new_ticket_id(), table, at or time.time(), dishes)
         return int(pipe.execute()[0])
 
     def serve(self, number: int, now: float | None = None) -> TicketState:

@@ -230,15 +230,14 @@ class Service:
         from restaurant.tickets import new_ticket_id
 
         ticket_id = new_ticket_id()
-        number = self.book.open(table, ticket_id=ticket_id)
-        order_ids = []
-        for dish, station in dishes:
-            order_id = str(uuid.uuid4())
+        order_ids = [str(uuid.uuid4()) for _ in dishes]
+        joining = [(order_id, pair[1]) for order_id, pair in zip(order_ids, dishes, strict=True)]
+        number = self.book.open(table, ticket_id=ticket_id, dishes=joining)
+        for order_id, (dish, station) in zip(order_ids, dishes, strict=True):
             event = make_event(
                 Kind.CREATED, order_id, table=table, dish=dish, station=station, ticket=ticket_id
             )
             assert self.ledger.record(event).applied
-            order_ids.append(order_id)
         return number, ticket_id, order_ids
 
     def step(self, order_id: str, kind: str, **fields: Any) -> None:

@@ -40,8 +40,9 @@ def place(
 ) -> tuple[int, str, list[str]]:
     """Open a ticket and create its dishes as the waiter does; return (number, id, order ids)."""
     ticket_id = new_ticket_id()
-    number = book.open(table, ticket_id=ticket_id)
     orders = [str(uuid.uuid4()) for _ in dishes]
+    with_stations = [(order, station) for order, (_, station) in zip(orders, dishes, strict=True)]
+    number = book.open(table, ticket_id=ticket_id, dishes=with_stations)
     ledger.record_many(
         make_event(Kind.CREATED, order, table=table, dish=dish, station=station, ticket=ticket_id)
         for order, (dish, station) in zip(orders, dishes, strict=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 
+from restaurant.menu import load_menu
 from restaurant.speed import StationSpeed, day_start, station_speed, tickets_per_quarter
 from restaurant.tickets import (
     TicketBook,
@@ -81,24 +82,21 @@ def ticket_fields(plans: list[TicketPlan]) -> dict[str, dict[str, Any]]:
 
 
 def queue_opening(book: TicketBook, pipe: Any, plans: list[TicketPlan], at: float) -> int:
-    """Queue the opening of the plans' new tickets; return how many replies that adds.
-
-    The opening script is loaded first, in the same round trip: were Redis to run the ledger's
-    script but refuse the opening one as unknown (NOSCRIPT, after a restart), the `created`
-    events would run before their ticket exists, and their dishes would miss it.
+    """Queue the opening of the plans' new tickets, each with its dishes; return how many
+    replies that adds (the order of the replies does not matter to the ledger: should Redis
+    have lost the opening script, it runs after the `created` events, with the same outcome).
     """
     opening = [plan for plan in plans if not plan.addon]
-    if not opening:
-        return 0
-    pipe.script_load(book.scripts[0].script)  # the first of them opens tickets
+    menu = load_menu()
     for plan in opening:
-        book.queue_open(pipe, plan.ticket_id, plan.table, at)
-    return 1 + len(opening)
+        dishes = [(item.order_id, menu[item.order.dish].station) for item in plan.orders]
+        book.queue_open(pipe, plan.ticket_id, plan.table, at, dishes)
+    return len(opening)
 
 
 def take_numbers(plans: list[TicketPlan], replies: list[Any], count: int) -> list[Any]:
     """Give the new tickets their numbers from the first `count` replies; return the others."""
-    numbers = iter(replies[1:count])
+    numbers = iter(replies[:count])
     for plan in plans:
         if not plan.addon:
             plan.number = int(next(numbers))

@@ -83,7 +83,9 @@ elseif event.error ~= nil then
   redis.call('HSET', order_key, 'error', event.error)
 end
 redis.call('RPUSH', history_key, payload)
-redis.call('LTRIM', history_key, -tonumber(ARGV[5]), -1)
+if seq > tonumber(ARGV[5]) then
+  redis.call('LTRIM', history_key, -tonumber(ARGV[5]), -1)
+end
 
 local table_index = event.table and (ARGV[4] .. event.table)
 local retention = tonumber(ARGV[3])
@@ -92,7 +94,9 @@ if event.status == 'ready' or event.status == 'failed' or event.status == 'cance
   if table_index then redis.call('ZREM', table_index, id) end
   redis.call('EXPIRE', order_key, retention)
   redis.call('EXPIRE', history_key, retention)
-else
+elseif not current[1] or requeue then
+  -- Only a new order, or a failed one sent back, enters the open indexes (by when it was
+  -- ordered) and loses its expiry; every later step of an open order finds it there already.
   redis.call('PERSIST', order_key)
   redis.call('PERSIST', history_key)
   redis.call('ZADD', open_key, created_at, id)
@@ -117,8 +121,11 @@ if event.status == 'failed' then
 end
 
 redis.call('ZADD', recent_key, event.time, id)
-redis.call('ZREMRANGEBYSCORE', recent_key, '-inf', event.time - retention)
-redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[6]) - 1)
+if not current[1] then
+  -- Only a new order grows the index: trimming it then keeps it within its bounds.
+  redis.call('ZREMRANGEBYSCORE', recent_key, '-inf', event.time - retention)
+  redis.call('ZREMRANGEBYRANK', recent_key, 0, -tonumber(ARGV[6]) - 1)
+end
 
 local log_key, log_cap, ticket_channel = ARGV[12], ARGV[13], ARGV[14]
 log_event(log_key, log_cap, 'order', payload)
@@ -159,13 +166,14 @@ if event.ticket and (final or requeue or joining) then
     if event.status == 'ready' and event.station and event.cook_seconds then
       local cook_key = ARGV[18] .. event.station
       redis.call('ZADD', cook_key, event.time, id .. ':' .. event.cook_seconds)
-      redis.call('ZREMRANGEBYSCORE', cook_key, '-inf', keep_since)
     end
     if final and station_done and event.station then
       local times_key = ARGV[19] .. event.station
       local took = event.time - tonumber(ticket[2])
       redis.call('ZADD', times_key, event.time, event.ticket .. ':' .. took)
+      -- Once per station per ticket, not per dish: both sets lose what is older than a day.
       redis.call('ZREMRANGEBYSCORE', times_key, '-inf', keep_since)
+      redis.call('ZREMRANGEBYSCORE', ARGV[18] .. event.station, '-inf', keep_since)
     end
     if done and ticket[1] == 'open' then
       redis.call('HSET', ticket_key, 'status', 'ready', 'ready_at', event.time)

@@ -8,6 +8,7 @@ import tornado.web
 from board import handlers
 from board.config import BoardConfig
 from board.kitchen import Kitchen
+from board.log_hub import LogHub
 from board.redis_access import live_client
 from board.security import GuardedStatic
 from board.stream import EventStream
@@ -20,6 +21,7 @@ def make_app(config: BoardConfig, conf: BrokerSettings | None = None) -> tornado
     """The board's application for `config`, on the ledger `conf` names (celeryconfig's)."""
     conf = conf or read_settings()
     kitchen = Kitchen(conf)
+    live = live_client(conf)
     with_kitchen: dict[str, Any] = {"kitchen": kitchen}
     routes: list[Any] = [
         (r"/", handlers.AllTickets, with_kitchen),
@@ -27,7 +29,7 @@ def make_app(config: BoardConfig, conf: BrokerSettings | None = None) -> tornado
         (r"/pass", handlers.PassPage, with_kitchen),
         (r"/speed", handlers.SpeedPage, with_kitchen),
         (r"/speed/([a-z]+)\.svg", handlers.SpeedChart, with_kitchen),
-        (r"/events", EventStream, {"kitchen": kitchen, "live": live_client(conf)}),
+        (r"/events", EventStream, {"kitchen": kitchen, "live": live, "hub": LogHub(live)}),
         (r"/api/tickets", handlers.TicketsApi, with_kitchen),
         (r"/api/speed", handlers.SpeedApi, with_kitchen),
         (r"/api/tickets/(\d{1,9})/(serve|recall)", handlers.TicketAction, with_kitchen),

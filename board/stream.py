@@ -16,7 +16,7 @@ import redis.asyncio
 from tornado.iostream import StreamClosedError
 
 from board.kitchen import ActionFailed, Kitchen
-from board.redis_access import KEEPALIVE
+from board.log_hub import BATCH, LogHub, entries_of, frame, text_of
 from board.security import Guarded
 from restaurant.names import EVENT_LOG_KEY
 from waiter.client import first_line
@@ -25,21 +25,12 @@ log = logging.getLogger("board")
 
 #: What a stream entry id looks like (milliseconds-sequence).
 ENTRY_ID: Final = re.compile(r"^(\d{1,20})-(\d{1,20})$")
-#: The kinds of entries the log holds; each is the name of its SSE event.
-KINDS: Final = frozenset({"order", "ticket"})
-#: Entries read from the log at once.
-BATCH: Final = 500
 
 
 def parse_id(raw: str | None) -> tuple[int, int] | None:
     """A stream entry id as a pair of numbers, or None if `raw` is not one."""
     match = ENTRY_ID.match((raw or "").strip())
     return (int(match[1]), int(match[2])) if match else None
-
-
-def text_of(value: Any) -> str:
-    """Text read from Redis (bytes that are not UTF-8 show as U+FFFD)."""
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 async def reaches_back(live: redis.asyncio.Redis, last: tuple[int, int]) -> bool:
@@ -65,22 +56,17 @@ async def reaches_back(live: redis.asyncio.Redis, last: tuple[int, int]) -> bool
     )
 
 
-def frame(kind: str, entry_id: str, data: str) -> str:
-    """One SSE message."""
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"event: {kind}\nid: {entry_id}\n{lines}\n"
-
-
 class EventStream(Guarded):
     """GET /events: the snapshot if needed, then the log as it grows, until either side leaves."""
 
     _pump: "asyncio.Task[None] | None" = None
     _left = False
 
-    def initialize(self, kitchen: Kitchen, live: redis.asyncio.Redis) -> None:
-        """The ledger (for snapshots) and the asyncio client that reads the log."""
+    def initialize(self, kitchen: Kitchen, live: redis.asyncio.Redis, hub: LogHub) -> None:
+        """The ledger (for snapshots), the asyncio client that reads the log, and its hub."""
         self.kitchen = kitchen
         self.live = live
+        self.hub = hub
 
     async def get(self) -> None:
         """Stream; when Redis fails, end the response so the browser resumes from its last id."""
@@ -130,20 +116,30 @@ class EventStream(Guarded):
         return start, frame("snapshot", start, shot)
 
     async def _follow(self, start: str) -> None:
-        """Send every entry after `start`, then wait for more; a comment every KEEPALIVE s."""
-        last = start
-        await self.flush()
-        while True:
-            reply: Any = await self.live.xread(
-                {EVENT_LOG_KEY: last}, count=BATCH, block=int(KEEPALIVE * 1000)
-            )
-            if not reply:
-                self.write(": keep-alive\n\n")
-            for _, entries in reply:
-                for raw_id, fields in entries:
-                    last = text_of(raw_id)
-                    named = {text_of(key): text_of(value) for key, value in fields.items()}
-                    kind = named.get("k", "")
-                    if kind in KINDS:
-                        self.write(frame(kind, last, named.get("e", "{}")))
+        """Send every entry after `start`: what the log holds now, then what the hub reads
+        (each once: the hub's entries are sent only when newer than the last sent)."""
+        queue = self.hub.subscribe()
+        try:
+            last = start
+            while True:  # caught up from the log itself, after subscribing: no gap
+                rows: Any = await self.live.xrange(EVENT_LOG_KEY, min=f"({last}", count=BATCH)
+                if not rows:
+                    break
+                for _, message in entries_of(rows):
+                    self.write(message)
+                last = text_of(rows[-1][0])
             await self.flush()
+            sent = parse_id(last) or (0, 0)
+            while True:
+                batch = await queue.get()
+                if isinstance(batch, str):  # LOST
+                    raise redis.ConnectionError("the board lost its Redis connection")
+                if not batch:
+                    self.write(": keep-alive\n\n")
+                for entry_id, message in batch:
+                    if entry_id > sent:
+                        self.write(message)
+                        sent = entry_id
+                await self.flush()
+        finally:
+            self.hub.unsubscribe(queue)

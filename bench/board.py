@@ -111,10 +111,13 @@ async def _fan_out(client: redis.Redis, port: int, clients: int, events: int) ->
         nonlocal connected
         reader, writer = await _connect(port)
         connected += 1
-        async for event, data in _messages(reader):
-            if event == "order" and '"ready"' in data:
-                arrivals.setdefault(json.loads(data)["order_id"], []).append(time.perf_counter())
-        writer.close()
+        try:
+            async for event, data in _messages(reader):
+                if event == "order" and '"ready"' in data:
+                    arrival = time.perf_counter()
+                    arrivals.setdefault(json.loads(data)["order_id"], []).append(arrival)
+        finally:
+            writer.close()  # so that the board stops streaming to it
 
     tasks = [asyncio.create_task(listen()) for _ in range(clients)]
     while connected < clients:
@@ -137,6 +140,7 @@ async def _fan_out(client: redis.Redis, port: int, clients: int, events: int) ->
         await asyncio.sleep(0.005)
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     return samples
 
 

@@ -24,7 +24,8 @@ import redis
 from bench.workloads import Figures, _wait
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
-from restaurant.tickets import TicketBook, new_ticket_id
+from restaurant.ticket_records import new_ticket_id
+from restaurant.tickets import TicketBook
 
 
 def board_speed(url: str, workdir: Path, clients: int = 50, events: int = 200) -> Figures:

@@ -1,10 +1,10 @@
 """The board's settings: where it listens and its password, checked before it starts."""
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Final
 
+from restaurant.addresses import is_loopback
 from restaurant.env import env_int, env_str
 from restaurant.exceptions import ConfigError
 
@@ -50,16 +50,6 @@ def parse_credentials(raw: str) -> tuple[str, str] | None:
     if not (user and colon and password):
         raise ConfigError("BOARD_BASIC_AUTH must be user:password, with neither part empty")
     return user, password
-
-
-def is_loopback(address: str) -> bool:
-    """Say whether a listening address is this machine only ('' means every interface)."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def display_url(host: str, port: int) -> str:

@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 import tornado.web
 
 from board import charts
-from board.kitchen import ActionFailed, Kitchen, day_start, station_limits
+from board.kitchen import ActionFailed, Kitchen, station_limits
 from board.security import Guarded
+from restaurant.speed import day_start
 
 T = TypeVar("T")
 

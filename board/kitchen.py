@@ -7,15 +7,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import redis
 
 from board.redis_access import sync_client
 from restaurant.exceptions import ConfigError, MenuError
 from restaurant.menu import load_menu
+from restaurant.speed import station_speed, tickets_per_quarter
+from restaurant.ticket_records import TicketError, TicketUnknown
+from restaurant.tickets import TicketBook
 from waiter import client as waiter_client
 from waiter.conf import BrokerSettings
 from waiter.exceptions import (
@@ -25,9 +27,6 @@ from waiter.exceptions import (
     RedisUnavailable,
     WaiterError,
 )
-
-if TYPE_CHECKING:
-    from restaurant.tickets import TicketBook
 
 T = TypeVar("T")
 
@@ -70,12 +69,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def day_start(now: float) -> float:
-    """Local midnight before `now` (the service day the speed page shows)."""
-    moment = datetime.fromtimestamp(now)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-
 class Kitchen:
     """The ledger, the tickets and the speed figures, and the waiter's own actions."""
 
@@ -90,7 +83,6 @@ class Kitchen:
     @cached_property
     def book(self) -> "TicketBook":
         """The ticket book, with the recall window from the environment."""
-        from restaurant.tickets import TicketBook  # noqa: PLC0415  (written alongside)
 
         return TicketBook.from_settings(self.client)
 
@@ -128,7 +120,6 @@ class Kitchen:
 
     def speed(self, since: float, until: float) -> dict[str, dict[str, Any]]:
         """Each station's cook and ticket times between two moments (restaurant/speed.py)."""
-        from restaurant.speed import station_speed  # noqa: PLC0415  (written alongside)
 
         stations = list(station_limits())
         with self._errors():
@@ -142,7 +133,6 @@ class Kitchen:
 
     def quarters(self, now: float) -> list[tuple[float, int]]:
         """Tickets sent in each quarter hour of the day, up to `now`."""
-        from restaurant.speed import tickets_per_quarter  # noqa: PLC0415
 
         with self._errors():
             counts = tickets_per_quarter(self.client, now)
@@ -168,7 +158,6 @@ class Kitchen:
         return {"order_id": order_id, "dish": before.dish, "table": before.table}
 
     def _ticket_action(self, act: Callable[[], Any]) -> dict[str, Any]:
-        from restaurant.tickets import TicketError, TicketUnknown  # noqa: PLC0415
 
         try:
             with self._errors():

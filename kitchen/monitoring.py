@@ -1,7 +1,6 @@
 """Flower for the kitchen: defaults from the environment, a start-up safety check, readable rows."""
 
 import ast
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +8,7 @@ from typing import Any
 
 import click
 
+from restaurant.addresses import is_loopback
 from restaurant.env import env_int, env_str
 from restaurant.exceptions import ConfigError
 from restaurant.names import PREPARE_DISH
@@ -62,16 +62,6 @@ def check_flower_options(options: Any, environ: Mapping[str, str]) -> None:
             "FLOWER_BASIC_AUTH=user:password, or listen on 127.0.0.1 (FLOWER_ADDRESS; "
             "flowerconfig.py sets it when Flower starts in the project directory)"
         )
-
-
-def is_loopback(address: str) -> bool:
-    """Say whether a listening address is this machine only ('' means every interface)."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def refuse_unsafe_flower(**_: object) -> None:

@@ -9,7 +9,7 @@ import redis
 
 from restaurant.names import SPEED_COOK_PREFIX, SPEED_TICKET_PREFIX, TICKETS_DAY_PREFIX
 from restaurant.records import decode_text
-from restaurant.tickets import day_of
+from restaurant.ticket_records import day_of
 
 QUARTER: Final = 900.0
 

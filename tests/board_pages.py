@@ -7,7 +7,6 @@ page's text and when it changed (recorded in the page), never the board's privat
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,13 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
-from playwright.sync_api import Browser, Dialog, Error, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.board_stack import BoardServer, wait_for
+from tests.chromium import VIEWPORT
 from tests.conftest import TEST_KITCHEN, run_waiter
-from tests.test_flower_browser import CHROMIUM, CHROMIUM_FLAGS, VIEWPORT
 from tools.redis_server import RedisServer
 from tools.worker import KitchenWorker
 
@@ -123,22 +121,6 @@ def kitchen_stack(workdir: Path) -> Iterator[Kitchen]:
         board = stack.enter_context(BoardServer(env, workdir / "board.log"))
         client = stack.enter_context(redis.Redis.from_url(server.url))
         yield Kitchen(env, board, client)
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Headless Chromium from the system."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: on Debian, apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=60_000
-            )
-        except Error as exc:
-            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {exc}")
-        with launched:
-            yield launched
 
 
 @dataclass

@@ -227,7 +227,7 @@ class Service:
         import uuid
 
         from restaurant.events import Kind, make_event
-        from restaurant.tickets import new_ticket_id
+        from restaurant.ticket_records import new_ticket_id
 
         ticket_id = new_ticket_id()
         order_ids = [str(uuid.uuid4()) for _ in dishes]

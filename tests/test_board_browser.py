@@ -16,11 +16,11 @@ from tests.board_pages import (
     Kitchen,
     Screens,
     card,
-    chromium,
     kitchen_stack,
     screens_on,
     seen,
 )
+from tests.chromium import chromium
 
 pytestmark = pytest.mark.e2e
 

@@ -12,11 +12,11 @@ from tests.board_pages import (
     Kitchen,
     Screens,
     card,
-    chromium,
     kitchen_stack,
     screens_on,
 )
 from tests.board_stack import kill_board_connections, wait_for
+from tests.chromium import chromium
 
 pytestmark = pytest.mark.e2e
 

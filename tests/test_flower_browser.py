@@ -5,30 +5,17 @@ The test saves a screenshot of the Tasks page (to TASKS_SCREENSHOT if set: `make
 """
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Error, Page, expect
 
+from tests.chromium import VIEWPORT, chromium
 from tests.conftest import run_waiter
 from tests.flower_stack import AUTH, Monitored, monitored_restaurant
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-#: Headless, no sandbox (CI runs as root), and no traffic beyond our 127.0.0.1 Flower.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +31,8 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium from the system, with a fresh temporary profile; fails if it cannot."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: on Debian, apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, timeout=60_000
-            )
-        except Error as exc:
-            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {exc}")
-        with launched:
-            yield launched
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from kitchen.monitoring import (
     check_flower_options,
     flower_defaults,
     format_order,
-    is_loopback,
 )
+from restaurant.addresses import is_loopback
 from restaurant.exceptions import ConfigError
 
 ANY = "0.0.0.0"  # noqa: S104

@@ -14,16 +14,16 @@ from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
 from restaurant.names import EVENT_LOG_KEY
 from restaurant.speed import station_speed, summarize, tickets_per_quarter
-from restaurant.tickets import (
+from restaurant.ticket_records import (
     RecallTooLate,
     TicketAlreadyServed,
-    TicketBook,
     TicketClosed,
     TicketNotReady,
     TicketNotServed,
     TicketUnknown,
     new_ticket_id,
 )
+from restaurant.tickets import TicketBook
 from tools.redis_server import RedisServer
 
 

@@ -9,13 +9,8 @@ import redis
 
 from restaurant.menu import load_menu
 from restaurant.speed import StationSpeed, day_start, station_speed, tickets_per_quarter
-from restaurant.tickets import (
-    TicketBook,
-    TicketError,
-    TicketState,
-    TicketUnknown,
-    new_ticket_id,
-)
+from restaurant.ticket_records import TicketError, TicketState, TicketUnknown, new_ticket_id
+from restaurant.tickets import TicketBook
 from waiter.client import bounded_client, redis_errors
 from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import BadInput, TicketNotFound, TicketWrongState, WaiterError

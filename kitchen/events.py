@@ -86,13 +86,12 @@ class KitchenNews:
         kind: Kind,
         order_id: str,
         also: Callable[[Pipeline], None] | None = None,
-        earlier: Sequence[OrderEvent] = (),
         **fields: Any,
     ) -> Recorded | None:
         """Record and publish an outcome, trying again while Redis is unreachable.
 
-        The `earlier` events (progress not yet sent) go first and what `also` queues on the
-        pipeline (the task's result) after, all in the same round trip. With replicas to wait
+        What `also` queues on the pipeline (the task's result) goes after it, in the same round
+        trip. With replicas to wait
         for, it returns once they have the outcome too (restaurant/replication.py).
         Raises LedgerUnreachable when Redis stays away or no replica confirms; any other
         refusal (a key of the wrong type) is logged and answered with None, as for `tell`:
@@ -101,9 +100,9 @@ class KitchenNews:
         event = make_event(kind, order_id, **fields)
 
         def record() -> Recorded:
-            if also is None and not earlier:
+            if also is None:
                 return self.ledger.record(event)
-            return self.ledger.record_along(event, also, earlier=earlier)
+            return self.ledger.record_along(event, also)
 
         try:
             told = self._retry.call_with_retry(record, _ignore)

@@ -28,8 +28,10 @@ class ProgressReport:
     """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel.
 
     A step that follows the last look at the order within _CHECK_IN_AFTER waits for the next
-    one: there is no lease to renew and no cancel to see yet. A dish of no time at all so
-    sends its progress with its `ready` event (`unsent`), in the same round trip.
+    one: there is no lease to renew and no cancel to see yet. Progress still unsent when the
+    dish is done is dropped, since its `ready` event (100 %) says more: a dish of no time at
+    all (done within one check-in) so costs the ledger its ready event alone, not three
+    progress events before it that no one could have seen apart.
     """
 
     def __init__(

@@ -141,7 +141,6 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         news.tell_surely(
             Kind.READY,
             order_id,
-            earlier=report.unsent,
             also=store,
             percent=100,
             cook_seconds=cooked,

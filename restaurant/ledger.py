@@ -1,6 +1,6 @@
 """The order ledger in Redis: each order's state and history, kept in step with its events."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any, Final, overload
 
@@ -171,16 +171,15 @@ class Ledger(LedgerReader):
         self,
         event: OrderEvent,
         also: Callable[[Pipeline], object] | None = None,
-        earlier: Sequence[OrderEvent] = (),
     ) -> Recorded:
-        """Apply `earlier`, then `event`, then run what `also` queues, in one round trip."""
+        """Apply `event`, then run what `also` queues, in one round trip."""
 
         def queue(pipe: Pipeline) -> None:
-            self.queue([*earlier, event], pipe)
+            self.record(event, client=pipe)
             if also is not None:
                 also(pipe)
 
-        return recorded(run_together(self.client, queue, self.scripts)[len(earlier)])
+        return recorded(run_together(self.client, queue, self.scripts)[0])
 
     def queue(self, events: Iterable[OrderEvent], pipe: Any) -> Any:
         """Queue the events on a pipeline of this ledger's client, to be applied at `execute()`."""

@@ -59,7 +59,7 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
     assert report["ours"]["fanout"]["samples"] == 2 * 20
     assert set(report["targets"]) == {
         "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
-        "recovery", "board_p99", "snapshot",
+        "recovery", "board_p99", "snapshot", "memory",
     }  # fmt: skip
     board = report["ours"]["board"]
     assert board["samples"] == 5 * 20 and board["snapshot_tickets"] == 1_000

@@ -68,23 +68,34 @@ class LogHub:
         self.live = live
         self.listeners: set[asyncio.Queue[list[Entry] | str]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._placed = asyncio.Event()
 
-    def subscribe(self) -> "asyncio.Queue[list[Entry] | str]":
-        """A queue of what the hub reads from now on: batches of entries ([] means no news)."""
+    async def subscribe(self) -> "asyncio.Queue[list[Entry] | str]":
+        """A queue of what the hub reads from now on: batches of entries ([] means no news).
+
+        It returns once the reader knows the log entry it reads after, so that whatever the
+        caller then reads from the log itself meets what the hub hands it, with no gap."""
         queue: asyncio.Queue[list[Entry] | str] = asyncio.Queue()
         self.listeners.add(queue)
         if self._task is None:
-            self._task = asyncio.ensure_future(self._read())
+            self._placed = asyncio.Event()
+            self._task = asyncio.ensure_future(self._read(self._placed))
+        try:
+            await self._placed.wait()
+        except asyncio.CancelledError:
+            self.listeners.discard(queue)  # the browser left before its stream began
+            raise
         return queue
 
     def unsubscribe(self, queue: "asyncio.Queue[list[Entry] | str]") -> None:
         """Stop handing news to `queue`."""
         self.listeners.discard(queue)
 
-    async def _read(self) -> None:
+    async def _read(self, placed: asyncio.Event) -> None:
         try:
             newest: Any = await self.live.xrevrange(EVENT_LOG_KEY, count=1)
             cursor = text_of(newest[0][0]) if newest else "0-0"
+            placed.set()
             while self.listeners:
                 reply: Any = await self.live.xread(
                     {EVENT_LOG_KEY: cursor}, count=BATCH, block=int(KEEPALIVE * 1000)
@@ -99,10 +110,14 @@ class LogHub:
         except (redis.RedisError, OSError) as exc:
             log.warning("event log: Redis failed: %s; the pages resume from their last id",
                         first_line(exc))  # fmt: skip
-            for queue in list(self.listeners):
-                queue.put_nowait(LOST)
             # Whatever cut this connection may have cut its idle siblings too: start afresh.
             with contextlib.suppress(redis.RedisError, OSError):
                 await self.live.connection_pool.disconnect()
+            # Only then are the streams told, with no wait in between: a page that comes back
+            # subscribes to a new reader, never to this one on its way out.
+            self._task = None
+            for queue in list(self.listeners):
+                queue.put_nowait(LOST)
         finally:
             self._task = None
+            placed.set()  # a reader that failed before it began: its listeners have LOST

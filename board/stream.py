@@ -118,7 +118,7 @@ class EventStream(Guarded):
     async def _follow(self, start: str) -> None:
         """Send every entry after `start`: what the log holds now, then what the hub reads
         (each once: the hub's entries are sent only when newer than the last sent)."""
-        queue = self.hub.subscribe()
+        queue = await self.hub.subscribe()
         try:
             last = start
             while True:  # caught up from the log itself, after subscribing: no gap

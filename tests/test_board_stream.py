@@ -5,6 +5,7 @@ board loses nothing and repeats nothing.
 Events are written through the restaurant's own ledger and ticket book (tests/board_stack.py).
 """
 
+import asyncio
 import signal
 import time
 from collections.abc import Iterator
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
+from board.log_hub import LogHub, id_pair, text_of
+from restaurant.names import EVENT_LOG_KEY
 from tests.board_stack import (
     BoardServer,
     EventReader,
@@ -227,3 +231,30 @@ def test_without_redis_the_stream_says_so_in_one_line(tmp_path: Path) -> None:
         assert status == 503
         assert b"out of reach" in body
         assert wait_for(lambda: "cannot start" in board.log(), 5, "the board's warning")
+
+
+def test_the_hub_reads_whatever_is_logged_once_subscribing_returns(
+    redis_url: str, client: redis.Redis
+) -> None:
+    # A stream catches up from the log after subscribing: an entry logged in between must come
+    # from the hub, so the hub must know where it reads from before subscribe() returns.
+    async def run() -> list[bool]:
+        live = redis.asyncio.Redis.from_url(redis_url)
+        heard = []
+        try:
+            for _ in range(20):
+                hub = LogHub(live)
+                queue = await hub.subscribe()
+                entry_id = text_of(client.xadd(EVENT_LOG_KEY, {"k": "order", "e": "{}"}))
+                ids: set[tuple[int, int]] = set()
+                while id_pair(entry_id) not in ids:
+                    batch = await asyncio.wait_for(queue.get(), 5)
+                    assert isinstance(batch, list)
+                    ids |= {entry for entry, _ in batch}
+                heard.append(True)
+                hub.unsubscribe(queue)
+        finally:
+            await live.aclose()
+        return heard
+
+    assert asyncio.run(run()) == [True] * 20

@@ -29,7 +29,7 @@ local dead_index, dead_letters = KEYS[5], KEYS[6]
 local requeue = event.event == 'requeued'
 
 local current = redis.call('HMGET', order_key, 'rank', 'status', 'table', 'dish', 'station',
-                           'created_at', 'note', 'ticket')
+                           'created_at', 'note', 'ticket', 'screen', 'percent')
 if not current[1] then
   if ARGV[7] ~= '1' then
     return {0, current[2] or ''}
@@ -64,14 +64,28 @@ for _, name in ipairs({'table', 'dish', 'station', 'note', 'worker', 'percent', 
     table.insert(fields, tostring(event[name]))
   end
 end
-redis.call('HSET', order_key, unpack(fields))
+local screen = current[9]
 if not current[1] then
   -- What a screen shows of the order and never changes, as JSON: a board's snapshot of a
   -- thousand tickets sends it as it is instead of reading and encoding each field.
-  local screen = {dish = event.dish, station = event.station, note = event.note,
-                  course = event.course, rush = event.rush, addon = event.addon,
-                  created_at = created_at, fire_at = event.fire_at}
-  redis.call('HSET', order_key, 'screen', cjson.encode(screen))
+  screen = cjson.encode({dish = event.dish, station = event.station, note = event.note,
+                         course = event.course, rush = event.rush, addon = event.addon,
+                         created_at = created_at, fire_at = event.fire_at})
+  table.insert(fields, 'screen')
+  table.insert(fields, screen)
+end
+redis.call('HSET', order_key, unpack(fields))
+if event.ticket and screen then
+  -- The order as its ticket's screens show it, kept beside the ticket: a snapshot of the
+  -- tickets reads each ticket's dishes in one call. The first entry of an order checks that
+  -- the ticket is there (it may be opened after its dishes' first events, or long expired).
+  local screens_key = ARGV[15] .. event.ticket .. ':screens'
+  local percent = event.percent ~= nil and event.percent or current[10]
+  local entry = screen_entry(screen, event.status, percent, event.reason)
+  if redis.call('HSET', screens_key, id, entry) == 1
+      and redis.call('EXISTS', ARGV[15] .. event.ticket) == 0 then
+    redis.call('HDEL', screens_key, id)
+  end
 end
 if requeue then
   -- A new round of attempts: its retry budget starts again, and it must be sent anew.
@@ -184,6 +198,7 @@ if event.ticket and (final or requeue or joining) then
       redis.call('HDEL', ticket_key, 'ready_at', 'served_at')
       redis.call('PERSIST', ticket_key)
       redis.call('PERSIST', dishes_key)
+      redis.call('PERSIST', ticket_key .. ':screens')
       redis.call('ZADD', ARGV[16], tonumber(ticket[2]), event.ticket)
       redis.call('ZREM', ARGV[17], event.ticket)
       ticket_news(ticket_key, 'reopened', event.time, log_key, log_cap, ticket_channel)

@@ -62,6 +62,8 @@ ORDER_CHANNEL: Final = CHANNEL_PREFIX + "order:{order_id}"
 TICKET_KEY: Final = LEDGER_PREFIX + "ticket:{ticket_id}"
 #: List of a ticket's order ids, in the order they were placed.
 TICKET_DISHES_KEY: Final = LEDGER_PREFIX + "ticket:{ticket_id}:dishes"
+#: Hash of a ticket's order id -> that order as a screen shows it (JSON), kept by the ledger.
+TICKET_SCREENS_KEY: Final = LEDGER_PREFIX + "ticket:{ticket_id}:screens"
 #: Hash of ticket number -> the newest ticket id with that number.
 TICKET_NUMBERS_KEY: Final = LEDGER_PREFIX + "tickets:numbers"
 #: The day's ticket counter (numbers start at 1 each day); the day (YYYYMMDD) follows.

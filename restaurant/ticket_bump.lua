@@ -32,6 +32,7 @@ if action == 'serve' then
   redis.call('ZADD', KEYS[3], now, id)
   redis.call('EXPIRE', ticket_key, ARGV[5])
   redis.call('EXPIRE', dishes_key, ARGV[5])
+  redis.call('EXPIRE', ticket_key .. ':screens', ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[5]))
   ticket_news(ticket_key, 'served', now, ARGV[6], ARGV[7], ARGV[8])
   return {'ok', id, 'served', ARGV[3]}
@@ -46,6 +47,7 @@ elseif action == 'recall' then
   redis.call('HDEL', ticket_key, 'served_at')
   redis.call('PERSIST', ticket_key)
   redis.call('PERSIST', dishes_key)
+  redis.call('PERSIST', ticket_key .. ':screens')
   redis.call('ZREM', KEYS[3], id)
   redis.call('ZADD', KEYS[2], t[3], id)
   ticket_news(ticket_key, 'recalled', now, ARGV[6], ARGV[7], ARGV[8])

@@ -27,3 +27,14 @@ local function ticket_news(ticket_key, name, now, log_key, cap, channel)
   log_event(log_key, cap, 'ticket', payload)
   redis.call('PUBLISH', channel, payload)
 end
+
+-- What a screen shows of one order, as JSON: its unchanging part (`screen`, stored by the ledger
+-- when the order is created) with its status, how much of it is cooked, and why it stopped.
+local function screen_entry(screen, status, percent, reason)
+  local body = string.sub(screen, 1, -2)
+  local tail = '}'
+  if reason and reason ~= '' then tail = ',"reason":' .. cjson.encode(reason) .. tail end
+  local done = tonumber(percent)
+  if done then tail = ',"percent":' .. math.floor(done) .. tail end
+  return body .. (body == '{' and '' or ',') .. '"status":' .. cjson.encode(status) .. tail
+end

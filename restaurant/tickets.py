@@ -3,7 +3,7 @@
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import redis
 from redis.commands.core import Script
@@ -37,6 +37,9 @@ from restaurant.ticket_records import (
     new_ticket_id,
     ticket_from_hash,
 )
+
+#: The ticket's times after created_at, each a number or null on a screen.
+_TICKET_TIMES: Final = TICKET_FIELDS[5:]
 
 
 class TicketBook:
@@ -198,34 +201,24 @@ class TicketBook:
         args: list[Any] = [since, TICKET_KEY.format(ticket_id=""), ORDER_KEY.format(order_id="")]
         last_id, tickets, orders = self._snapshot(keys=keys, args=[*args, *TICKET_FIELDS])
         last = decode_text(last_id)
-        # Each order's unchanging part is JSON already: spliced in, not decoded and encoded.
-        spliced = ",".join(screen_order(*values) for values in orders)
-        listed = json.dumps([screen_ticket(values) for values in tickets], separators=(",", ":"))
-        return last, f'{{"last_id":{json.dumps(last)},"tickets":{listed},"orders":{{{spliced}}}}}'
+        # Each order comes as JSON already (ledger.lua keeps it): spliced in, not re-encoded.
+        spliced = ",".join(f"{json.dumps(decode_text(i))}:{decode_text(js)}" for i, js in orders)
+        listed = ",".join(screen_ticket(values) for values in tickets)
+        return last, f'{{"last_id":{json.dumps(last)},"tickets":[{listed}],"orders":{{{spliced}}}}}'
 
 
-def screen_ticket(values: list[Any]) -> dict[str, Any]:
-    """A ticket as a screen reads it, from its TICKET_FIELDS in order, then its order ids."""
+def screen_ticket(values: list[Any]) -> str:
+    """A ticket as a screen reads it, as JSON, from its TICKET_FIELDS in order, then its order
+    ids (written straight from the fields: a snapshot has a thousand of them)."""
     ticket_id, number, table, status, created_at, *times, dishes = values
-    ticket: dict[str, Any] = {
-        "ticket_id": decode_text(ticket_id),
-        "number": int(number),
-        "table": int(table),
-        "status": decode_text(status),
-        "created_at": float(created_at),
-    }
-    for name, raw in zip(TICKET_FIELDS[5:], times, strict=True):
-        ticket[name] = float(raw) if raw else None
-    ticket["dishes"] = [decode_text(dish) for dish in dishes]
-    return ticket
-
-
-def screen_order(order_id: Any, screen: Any, status: Any, percent: Any, reason: Any) -> str:
-    """One order of the snapshot as `"<id>":{...}`, its unchanging part as ledger.lua wrote it."""
-    changing = f',"status":{json.dumps(decode_text(status))}'
-    if percent:
-        changing += f',"percent":{int(float(percent))}'
-    if reason:
-        changing += f',"reason":{json.dumps(decode_text(reason))}'
-    unchanging = decode_text(screen)
-    return f"{json.dumps(decode_text(order_id))}:{unchanging[:-1]}{changing}}}"
+    text = json.dumps
+    shown = [
+        f'{{"ticket_id":{text(decode_text(ticket_id))},"number":{int(number)},'
+        f'"table":{int(table)},"status":{text(decode_text(status))},'
+        f'"created_at":{float(created_at)!r}'
+    ]
+    for name, raw in zip(_TICKET_TIMES, times, strict=True):
+        shown.append(f',"{name}":{float(raw)!r}' if raw else f',"{name}":null')
+    listed = ",".join(text(decode_text(dish)) for dish in dishes)
+    shown.append(f',"dishes":[{listed}]}}')
+    return "".join(shown)

@@ -12,7 +12,7 @@ import redis
 
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
-from restaurant.names import EVENT_LOG_KEY
+from restaurant.names import EVENT_LOG_KEY, TICKET_SCREENS_KEY
 from restaurant.speed import station_speed, summarize, tickets_per_quarter
 from restaurant.ticket_records import (
     RecallTooLate,
@@ -167,6 +167,36 @@ def test_snapshot_holds_exactly_what_came_before_its_log_id(client: redis.Redis)
         "created_at": snap["orders"][first[1]]["created_at"],
     }  # fmt: skip
     assert book.snapshot(now=time.time())["tickets"][0]["dishes"] == first
+
+
+def test_snapshot_reads_the_ticket_entries_and_falls_back_to_each_order(
+    client: redis.Redis,
+) -> None:
+    ledger, book = Ledger(client, 600, 100), TicketBook(client)
+    _, ticket_id, orders = place(
+        ledger, book, 4, [("Burger", "grill"), ("Soup", "stove"), ("Salad", "cold")]
+    )
+    ledger.record(make_event(Kind.PREPARING, orders[0], attempt=1, worker="chef", percent=0))
+    ledger.record(make_event(Kind.PROGRESS, orders[0], attempt=1, worker="chef", percent=50))
+    cook(ledger, orders[1], Kind.FAILED, reason="burnt <b>")
+    entries = client.hgetall(TICKET_SCREENS_KEY.format(ticket_id=ticket_id))
+    assert {key.decode() for key in entries} == set(orders)
+    with_entries = book.snapshot()["orders"]
+    assert with_entries[orders[0]]["status"] == "preparing"
+    assert with_entries[orders[0]]["percent"] == 50
+    assert with_entries[orders[1]]["status"] == "failed"
+    assert with_entries[orders[1]]["reason"] == "burnt <b>"
+    # An order recorded before its ticket kept entries is read from its own hash: the same.
+    client.delete(TICKET_SCREENS_KEY.format(ticket_id=ticket_id))
+    assert book.snapshot()["orders"] == with_entries
+
+
+def test_an_order_whose_ticket_is_gone_leaves_no_entries_behind(client: redis.Redis) -> None:
+    ledger = Ledger(client, 600, 100)
+    order_id, ticket_id = str(uuid.uuid4()), new_ticket_id()
+    ledger.record(make_event(Kind.CREATED, order_id, table=2, dish="Soup", ticket=ticket_id))
+    ledger.record(make_event(Kind.PREPARING, order_id, attempt=1, worker="chef", percent=0))
+    assert client.exists(TICKET_SCREENS_KEY.format(ticket_id=ticket_id)) == 0
 
 
 def test_snapshot_of_an_empty_ledger(client: redis.Redis) -> None:

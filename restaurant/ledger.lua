@@ -78,10 +78,11 @@ redis.call('HSET', order_key, unpack(fields))
 if event.ticket and screen then
   -- The order as its ticket's screens show it, kept beside the ticket: a snapshot of the
   -- tickets reads each ticket's dishes in one call. The first entry of an order checks that
-  -- the ticket is there (it may be opened after its dishes' first events, or long expired).
+  -- the ticket is there: it may open after its dishes' first events (a snapshot then reads
+  -- them from their own hashes until their next event), or be long expired.
   local screens_key = ARGV[15] .. event.ticket .. ':screens'
   local percent = event.percent ~= nil and event.percent or current[10]
-  local entry = screen_entry(screen, event.status, percent, event.reason)
+  local entry = order_member(id, screen, event.status, percent, event.reason)
   if redis.call('HSET', screens_key, id, entry) == 1
       and redis.call('EXISTS', ARGV[15] .. event.ticket) == 0 then
     redis.call('HDEL', screens_key, id)
@@ -161,6 +162,7 @@ if event.ticket and (final or requeue or joining) then
     local delta = 0
     if joining then
       redis.call('RPUSH', dishes_key, id)
+      keep_ticket_screen(ticket_key)
       delta = final and 0 or 1
     elseif final then
       delta = -1

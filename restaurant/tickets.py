@@ -3,7 +3,7 @@
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 import redis
 from redis.commands.core import Script
@@ -24,7 +24,6 @@ from restaurant.names import (
 from restaurant.records import decode_text
 from restaurant.settings import Settings, load_settings
 from restaurant.ticket_records import (
-    TICKET_FIELDS,
     RecallTooLate,
     TicketAlreadyServed,
     TicketClosed,
@@ -37,9 +36,6 @@ from restaurant.ticket_records import (
     new_ticket_id,
     ticket_from_hash,
 )
-
-#: The ticket's times after created_at, each a number or null on a screen.
-_TICKET_TIMES: Final = TICKET_FIELDS[5:]
 
 
 class TicketBook:
@@ -199,26 +195,9 @@ class TicketBook:
         since = (now or time.time()) - self.recall_window
         keys = [EVENT_LOG_KEY, TICKETS_OPEN_KEY, TICKETS_SERVED_KEY]
         args: list[Any] = [since, TICKET_KEY.format(ticket_id=""), ORDER_KEY.format(order_id="")]
-        last_id, tickets, orders = self._snapshot(keys=keys, args=[*args, *TICKET_FIELDS])
-        last = decode_text(last_id)
-        # Each order comes as JSON already (ledger.lua keeps it): spliced in, not re-encoded.
-        spliced = ",".join(f"{json.dumps(decode_text(i))}:{decode_text(js)}" for i, js in orders)
-        listed = ",".join(screen_ticket(values) for values in tickets)
-        return last, f'{{"last_id":{json.dumps(last)},"tickets":[{listed}],"orders":{{{spliced}}}}}'
-
-
-def screen_ticket(values: list[Any]) -> str:
-    """A ticket as a screen reads it, as JSON, from its TICKET_FIELDS in order, then its order
-    ids (written straight from the fields: a snapshot has a thousand of them)."""
-    ticket_id, number, table, status, created_at, *times, dishes = values
-    text = json.dumps
-    shown = [
-        f'{{"ticket_id":{text(decode_text(ticket_id))},"number":{int(number)},'
-        f'"table":{int(table)},"status":{text(decode_text(status))},'
-        f'"created_at":{float(created_at)!r}'
-    ]
-    for name, raw in zip(_TICKET_TIMES, times, strict=True):
-        shown.append(f',"{name}":{float(raw)!r}' if raw else f',"{name}":null')
-    listed = ",".join(text(decode_text(dish)) for dish in dishes)
-    shown.append(f',"dishes":[{listed}]}}')
-    return "".join(shown)
+        last_id, tickets, orders = (decode_text(part) for part in self._snapshot(keys, args))
+        # The ledger keeps each ticket and each order as JSON already: joined, not re-encoded.
+        return (
+            last_id,
+            f'{{"last_id":{json.dumps(last_id)},"tickets":[{tickets}],"orders":{{{orders}}}}}',
+        )

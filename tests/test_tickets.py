@@ -12,7 +12,7 @@ import redis
 
 from restaurant.events import Kind, make_event
 from restaurant.ledger import Ledger
-from restaurant.names import EVENT_LOG_KEY, TICKET_SCREENS_KEY
+from restaurant.names import EVENT_LOG_KEY, TICKET_KEY, TICKET_SCREENS_KEY
 from restaurant.speed import station_speed, summarize, tickets_per_quarter
 from restaurant.ticket_records import (
     RecallTooLate,
@@ -135,6 +135,8 @@ def test_addons_reopen_a_ready_ticket_and_a_served_one_refuses_them(client: redi
     )
     ticket = book.find(number)
     assert ticket is not None and ticket.status == "open" and ticket.dishes[-1] == addon
+    [shown] = book.snapshot()["tickets"]
+    assert shown["status"] == "open" and shown["dishes"] == [*orders, addon]
     cook(ledger, addon)
     book.serve(number)
     with pytest.raises(TicketClosed, match=f"ticket {number} was already served at "):
@@ -179,16 +181,20 @@ def test_snapshot_reads_the_ticket_entries_and_falls_back_to_each_order(
     ledger.record(make_event(Kind.PREPARING, orders[0], attempt=1, worker="chef", percent=0))
     ledger.record(make_event(Kind.PROGRESS, orders[0], attempt=1, worker="chef", percent=50))
     cook(ledger, orders[1], Kind.FAILED, reason="burnt <b>")
-    entries = client.hgetall(TICKET_SCREENS_KEY.format(ticket_id=ticket_id))
+    entries: Any = client.hgetall(TICKET_SCREENS_KEY.format(ticket_id=ticket_id))
     assert {key.decode() for key in entries} == set(orders)
     with_entries = book.snapshot()["orders"]
     assert with_entries[orders[0]]["status"] == "preparing"
     assert with_entries[orders[0]]["percent"] == 50
     assert with_entries[orders[1]]["status"] == "failed"
     assert with_entries[orders[1]]["reason"] == "burnt <b>"
-    # An order recorded before its ticket kept entries is read from its own hash: the same.
+    # A ticket and orders recorded before the ledger kept their JSON are read field by field
+    # and from each order's own hash: the same snapshot.
+    kept = book.snapshot()
+    assert kept["tickets"][0] == book.get(ticket_id).to_dict()  # type: ignore[union-attr]
+    client.hdel(TICKET_KEY.format(ticket_id=ticket_id), "screen", "dish_count")
     client.delete(TICKET_SCREENS_KEY.format(ticket_id=ticket_id))
-    assert book.snapshot()["orders"] == with_entries
+    assert book.snapshot() == kept
 
 
 def test_an_order_whose_ticket_is_gone_leaves_no_entries_behind(client: redis.Redis) -> None:

@@ -91,8 +91,8 @@ class KitchenNews:
         """Record and publish an outcome, trying again while Redis is unreachable.
 
         What `also` queues on the pipeline (the task's result) goes after it, in the same round
-        trip. With replicas to wait
-        for, it returns once they have the outcome too (restaurant/replication.py).
+        trip. With replicas to wait for, it returns once they have the outcome too
+        (restaurant/replication.py).
         Raises LedgerUnreachable when Redis stays away or no replica confirms; any other
         refusal (a key of the wrong type) is logged and answered with None, as for `tell`:
         trying again would not help.

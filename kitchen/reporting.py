@@ -12,7 +12,7 @@ from kitchen.claiming import CookReplaced
 from kitchen.events import KitchenNews
 from kitchen.retry import retry_delay
 from restaurant.claims import CookClaim, CookLease
-from restaurant.events import Kind, OrderEvent, make_event
+from restaurant.events import Kind, make_event
 from restaurant.exceptions import KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.orders import MAX_DISH_NAME
 
@@ -46,18 +46,22 @@ class ProgressReport:
         self.where = where
         self.lease = lease
         self.next_report = _PROGRESS_EVERY
-        self.unsent: list[OrderEvent] = []
+        #: Progress passed since the last check-in, as (percent, when): its events are built
+        #: only when sent, so a dish done before it checks in builds none.
+        self.unsent: list[tuple[int, float]] = []
         self.checked_in = time.monotonic()
 
     def __call__(self, percent: int) -> None:
         if percent >= self.next_report:
             self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
-            self.unsent.append(
-                make_event(Kind.PROGRESS, self.order_id, percent=percent, **self.where)
-            )
+            self.unsent.append((percent, time.time()))
         if time.monotonic() - self.checked_in < _CHECK_IN_AFTER:
             return
-        held, status = self.news.check_in(self.lease, self.unsent)
+        progress = [
+            make_event(Kind.PROGRESS, self.order_id, percent=done, time=at, **self.where)
+            for done, at in self.unsent
+        ]
+        held, status = self.news.check_in(self.lease, progress)
         self.unsent = []
         self.checked_in = time.monotonic()
         if not held:

@@ -58,6 +58,10 @@ class Kitchen:
         """Return the dish's time limits at this kitchen's speed."""
         return TimeLimits(soft=dish.soft_limit / self.speed, hard=dish.hard_limit / self.speed)
 
+    def longest_cook(self, dish: Dish) -> float:
+        """Return the most seconds the dish cooks at this kitchen's speed, trouble aside."""
+        return dish.cook_seconds[1] / self.speed
+
     def longest_limits(self) -> TimeLimits:
         """Return the limits of the dish that may take longest, at this kitchen's speed."""
         return self.limits(max(self.menu.dishes, key=lambda dish: dish.hard_limit))

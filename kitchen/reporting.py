@@ -21,17 +21,21 @@ logger = get_task_logger(__name__)
 #: Progress is published each time the cooking passes another quarter.
 _PROGRESS_EVERY = 25
 #: Seconds of cooking before a step looks at the order again (lease, progress, cancel).
-_CHECK_IN_AFTER = 0.001
+CHECK_IN_AFTER = 0.001
 
 
 class ProgressReport:
     """Called at each step of the cooking: keeps the lease, reports progress, sees a cancel.
 
-    A step that follows the last look at the order within _CHECK_IN_AFTER waits for the next
+    A step that follows the last look at the order within CHECK_IN_AFTER waits for the next
     one: there is no lease to renew and no cancel to see yet. Progress still unsent when the
     dish is done is dropped, since its `ready` event (100 %) says more: a dish of no time at
     all (done within one check-in) so costs the ledger its ready event alone, not three
     progress events before it that no one could have seen apart.
+
+    Such a dish's `preparing` event (0 %) waits with its progress, from `preparing_at`: it is
+    sent, with its own time, only if the dish is still cooking at a check-in (slowed down by
+    trouble), and otherwise its `ready` event a moment later says more.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class ProgressReport:
         order_id: str,
         where: dict[str, Any],
         lease: CookLease | None,
+        preparing_at: float | None = None,
     ) -> None:
         self.news = news
         self.order_id = order_id
@@ -48,17 +53,23 @@ class ProgressReport:
         self.next_report = _PROGRESS_EVERY
         #: Progress passed since the last check-in, as (percent, when): its events are built
         #: only when sent, so a dish done before it checks in builds none.
-        self.unsent: list[tuple[int, float]] = []
+        self.unsent: list[tuple[int, float]] = [] if preparing_at is None else [(0, preparing_at)]
         self.checked_in = time.monotonic()
 
     def __call__(self, percent: int) -> None:
         if percent >= self.next_report:
             self.next_report = (percent // _PROGRESS_EVERY + 1) * _PROGRESS_EVERY
             self.unsent.append((percent, time.time()))
-        if time.monotonic() - self.checked_in < _CHECK_IN_AFTER:
+        if time.monotonic() - self.checked_in < CHECK_IN_AFTER:
             return
         progress = [
-            make_event(Kind.PROGRESS, self.order_id, percent=done, time=at, **self.where)
+            make_event(
+                Kind.PROGRESS if done else Kind.PREPARING,
+                self.order_id,
+                percent=done,
+                time=at,
+                **self.where,
+            )
             for done, at in self.unsent
         ]
         held, status = self.news.check_in(self.lease, progress)

@@ -13,7 +13,13 @@ from kitchen.current import get_kitchen, get_rules
 from kitchen.events import LedgerUnreachable, get_news
 from kitchen.green import soft_time_limit
 from kitchen.late_signal import dish_in_hand
-from kitchen.reporting import ProgressReport, known_fields, result_writer, retry_or_give_up
+from kitchen.reporting import (
+    CHECK_IN_AFTER,
+    ProgressReport,
+    known_fields,
+    result_writer,
+    retry_or_give_up,
+)
 from kitchen.stations import claim_station
 from restaurant.events import Kind, OrderEvent, make_event
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
@@ -85,15 +91,17 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         "attempt": attempt,
         "worker": self.request.hostname,
     }
-
-    def first_events() -> list[OrderEvent]:
-        # Recorded with the claim, in the same round trip, once the lease is this cook's.
-        return [
-            make_event(Kind.RECEIVED, order_id, **where),
-            make_event(Kind.PREPARING, order_id, percent=0, **where),
-        ]
-
-    claim = claim_order(self, news, lease, dish, order, first_events=first_events)
+    # A dish done before its first check-in sends its `preparing` only if it is still cooking
+    # then (ProgressReport): its `ready`, a moment later, says more.
+    instant = kitchen.longest_cook(dish) < CHECK_IN_AFTER
+    claim = claim_order(
+        self,
+        news,
+        lease,
+        dish,
+        order,
+        first_events=lambda: _first_events(order_id, where, instant=instant),
+    )
     started_at = time.time()
     where["delivery"] = claim.delivery
     received = claim.recorded[0] if claim.recorded else None
@@ -101,7 +109,13 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         give_up_cancelled(self, "%s for table %d was cancelled; not cooking it.", dish, order)
     logger.info("Preparing %s for table %d...", dish.name, order.table)
     try:
-        report = ProgressReport(news, order_id, where, lease if claim.guarded else None)
+        report = ProgressReport(
+            news,
+            order_id,
+            where,
+            lease if claim.guarded else None,
+            preparing_at=started_at if instant else None,
+        )
         cook_seconds = kitchen.cook(dish, attempt, report)
     except OrderCancelled:
         give_up_cancelled(self, "Stopped cooking %s for table %d: cancelled.", dish, order)
@@ -152,3 +166,11 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         raise LedgerUnreachable(f"the ready event of order {order_id}: the time ran out") from None
     logger.info("%s for table %d is ready.", dish.name, order.table)
     return result
+
+
+def _first_events(order_id: str, where: dict[str, Any], *, instant: bool) -> list[OrderEvent]:
+    """The events recorded with the claim, in its round trip, once the lease is this cook's."""
+    received = make_event(Kind.RECEIVED, order_id, **where)
+    if instant:
+        return [received]
+    return [received, make_event(Kind.PREPARING, order_id, percent=0, **where)]

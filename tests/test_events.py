@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 BENCH_MENU = Path(__file__).resolve().parent.parent / "bench" / "bench_menu.toml"
 NORMAL = ["created", "received", "preparing", "progress", "progress", "progress", "ready"]
-INSTANT = ["created", "received", "preparing", "ready"]
+INSTANT = ["created", "received", "ready"]
 ONE_TRY = ["received", "preparing", "retrying"]
 
 
@@ -284,7 +284,7 @@ def test_a_dish_of_no_time_tells_its_steps_in_order_without_progress(
     idle_url: str, tmp_path: Path
 ) -> None:
     # The benchmark's Toast cooks for a microsecond: done before the cook looks back at the
-    # order, it has no progress to tell, and its ready event says 100.
+    # order, it has no progress to tell, nor its start, and its ready event says 100.
     env = {"REDIS_URL": idle_url, "KITCHEN_MENU": str(BENCH_MENU), "KITCHEN_TROUBLE": ""}
     with (
         KitchenWorker(env, tmp_path / "worker.log", concurrency=1),
@@ -301,9 +301,37 @@ def test_a_dish_of_no_time_tells_its_steps_in_order_without_progress(
 
     events = record["history"]
     assert kinds(events) == INSTANT
-    assert [event["percent"] for event in events[2:]] == [0, 100]
-    assert [event["seq"] for event in events] == list(range(1, 5))
+    assert events[-1]["percent"] == 100
+    assert [event["seq"] for event in events] == list(range(1, 4))
     assert kinds(heard, order_id) == INSTANT
     # The result Celery's backend would have written, written with the ready event.
     assert meta["status"] == "SUCCESS" and meta["result"]["order_id"] == order_id
     assert meta["name"] == "kitchen.prepare_dish" and meta["kwargs"]["dish"] == "Toast"
+
+
+def test_a_dish_of_no_time_slowed_down_tells_its_start_when_it_first_looks_back(
+    idle_url: str, tmp_path: Path
+) -> None:
+    # Toast slowed down by trouble cooks for twice its hard limit: still cooking at its first
+    # check-in, it tells then that it started, as of when it started, and fails at the soft limit.
+    menu = tmp_path / "menu.toml"
+    menu.write_text(
+        '[dishes.Toast]\nstation = "cold"\ncook_seconds = [0.000001, 0.000001]\n'
+        "soft_limit = 0.6\nhard_limit = 1.2\n",
+        encoding="utf-8",
+    )
+    env = {"REDIS_URL": idle_url, "KITCHEN_MENU": str(menu), "KITCHEN_TROUBLE": "Toast=slow"}
+    with (
+        KitchenWorker(env, tmp_path / "worker.log", concurrency=1),
+        Watcher(env, "--table", "32") as watcher,
+    ):
+        watcher.wait_until_listening(idle_url)
+        [order_id] = created_ids(run_waiter(env, "order", "-t", "32", "-d", "Toast").stdout)
+        heard = watcher.collect(finished({order_id}))
+
+    assert kinds(heard, order_id) == ["created", "received", "preparing", "failed"]
+    received, preparing, failed = of(heard, order_id)[1:]
+    assert preparing["percent"] == 0 and "took too long" in failed["reason"]
+    # Sent at the first check-in, a quarter of a second in, with the time the cooking began.
+    assert preparing["time"] - received["time"] < 0.1
+    assert failed["time"] - preparing["time"] > 0.5

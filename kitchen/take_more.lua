@@ -1,10 +1,13 @@
--- Take up to ARGV[1] more messages from a cook's queues and record each as unacknowledged,
--- in one atomic step: what kombu's BRPOP and its QoS.append do for one message at a time.
+-- Record the message a cook's BRPOP took as unacknowledged, then take up to ARGV[1] more
+-- from its queues and record each, in one atomic step: what kombu's QoS.append does for the
+-- first and kombu's BRPOP and QoS.append do for each of the others, one at a time.
 --
 -- KEYS[1..n-3] the queue lists, in the order BRPOP reads them
 -- KEYS[n-2] kombu's unacked index (sorted set)   KEYS[n-1] kombu's unacked messages (hash)
 -- KEYS[n] the set of tags this worker holds (kitchen/liveness.py), used if ARGV[3] is 1
 -- ARGV[1] most messages to take   ARGV[2] now (s since the epoch)   ARGV[3] 1: list as held
+-- ARGV[4] the delivery tag of the message BRPOP took, ARGV[5] its record in kombu's layout
+-- (both '': none to record, as for a message that is not kombu's)
 --
 -- A message recorded here is in Redis's hands or the cook's at every moment, as with kombu.
 -- One that is not a kombu message (no delivery tag, exchange or routing key) is put back
@@ -16,6 +19,12 @@ local most = tonumber(ARGV[1])
 local index, unacked, held = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
 local listed = ARGV[3] == '1'
 local taken = {}
+
+if ARGV[4] ~= '' then
+  redis.call('ZADD', index, ARGV[2], ARGV[4])
+  redis.call('HSET', unacked, ARGV[4], ARGV[5])
+  if listed then redis.call('SADD', held, ARGV[4]) end
+end
 
 local function envelope(raw)
   local ok, message = pcall(cjson.decode, raw)

@@ -3,6 +3,7 @@
 import time
 from functools import cached_property
 from importlib import resources
+from queue import Empty
 from typing import Any, Final
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
@@ -95,8 +96,9 @@ class Channel(kombu_redis.Channel):
     channel's pool), so one serves every caller, greenlets included.
 
     kombu also takes one message per BRPOP and records it with a transaction of its own: two
-    round trips a message. After each BRPOP this channel takes as many more as the prefetch
-    limit allows, already recorded, in one more (kitchen/take_more.lua).
+    round trips a message. After each BRPOP this channel records the message and takes as many
+    more as the prefetch limit allows, already recorded, in one round trip
+    (kitchen/take_more.lua).
     """
 
     QoS = QoS
@@ -127,15 +129,42 @@ class Channel(kombu_redis.Channel):
         return self._sync_client.register_script(liveness.SETTLE)
 
     def _brpop_read(self, **options: Any) -> bool:
-        delivered: bool = super()._brpop_read(**options)  # type: ignore[no-untyped-call]
-        self._take_more()
-        return delivered
+        """kombu's, but the message is recorded along with the ones taken after it."""
+        if self.global_keyprefix:
+            return super()._brpop_read(**options)  # type: ignore[no-any-return,no-untyped-call]
+        try:
+            try:
+                reply = self.client.parse_response(self.client.connection, "BRPOP", **options)
+            except self.connection_errors:
+                # As kombu: the next iteration connects again.
+                self.client.connection.disconnect()
+                raise
+            if not reply:
+                raise Empty()
+            key, raw = reply
+            queue = _text(key).rsplit(self.sep, 1)[0]
+            self._queue_cycle.rotate(queue)
+            message = loads(_text(raw))  # type: ignore[no-untyped-call]
+            more = self._record_and_take_more(message)
+            self.connection._deliver(message, queue)
+            for next_queue, next_message in more:
+                self.connection._deliver(next_message, next_queue)
+            return True
+        finally:
+            self._in_poll = None  # type: ignore[assignment]
+            # kombu's moment to re-authenticate the BRPOP connection, where it has one.
+            reauth = getattr(self, "_flush_brpop_reauth", None)
+            if reauth is not None:
+                reauth()
 
-    def _take_more(self) -> None:
-        """Deliver the messages waiting in this channel's queues, as many as it may hold."""
-        room = min(self.qos.can_consume_max_estimate() or 0, TAKE_AT_MOST)
-        if room <= 0 or self.global_keyprefix:
-            return
+    def _record_and_take_more(self, first: Any) -> list[tuple[str, Any]]:
+        """Record `first` as unacknowledged and take the messages waiting behind it, recorded,
+        as many as this channel may hold: one round trip. Return them with their queues.
+        """
+        tag, record = _record(first)
+        estimate = self.qos.can_consume_max_estimate()
+        # `first` is not delivered yet: the estimate counts its place.
+        room = 0 if estimate is None else min(max(estimate - 1, 0), TAKE_AT_MOST)
         queues = self._queue_cycle.consume(len(self.active_queues))
         keys = [
             self._q_for_pri(queue, step)  # type: ignore[no-untyped-call]
@@ -145,14 +174,34 @@ class Channel(kombu_redis.Channel):
         held = self.qos.held_key
         taken = self._take_more_script(
             keys=[*keys, self.unacked_index_key, self.unacked_key, held or ""],
-            args=[room, time.time(), 1 if held else 0],
+            args=[room, time.time(), 1 if held else 0, tag, record],
         )
+        if tag:
+            self.qos.recorded.add(tag)
+        more = []
         for key, raw in zip(taken[::2], taken[1::2], strict=True):
             queue = _text(key).rsplit(self.sep, 1)[0]
             message = loads(_text(raw))  # type: ignore[no-untyped-call]
             self.qos.recorded.add(message["properties"]["delivery_tag"])
             self._queue_cycle.rotate(queue)
-            self.connection._deliver(message, queue)
+            more.append((queue, message))
+        return more
+
+
+def _record(message: Any) -> tuple[str, str]:
+    """A message's delivery tag and its record in kombu's unacked hash, or ('', '') when it
+    is not a kombu message (kombu refuses it on delivery, as always).
+    """
+    properties = message.get("properties") if isinstance(message, dict) else None
+    info = properties.get("delivery_info") if isinstance(properties, dict) else None
+    tag = properties.get("delivery_tag") if isinstance(properties, dict) else None
+    if not isinstance(tag, str) or not isinstance(info, dict):
+        return "", ""
+    exchange, routing_key = info.get("exchange"), info.get("routing_key")
+    if not isinstance(exchange, str) or not isinstance(routing_key, str):
+        return "", ""
+    # QoS.append's layout: [message, exchange, routing key].
+    return tag, dumps([message, exchange, routing_key])  # type: ignore[no-untyped-call]
 
 
 def _text(raw: bytes | str) -> str:

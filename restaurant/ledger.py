@@ -1,6 +1,7 @@
 """The order ledger in Redis: each order's state and history, kept in step with its events."""
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from importlib import resources
 from typing import Any, Final, overload
 
@@ -40,8 +41,9 @@ HISTORY_LIMIT: Final = 200
 SPEED_KEPT: Final = 86_400
 
 
+@cache
 def lua(name: str) -> str:
-    """The text of one of the package's Lua scripts."""
+    """The text of one of the package's Lua scripts (read once per process)."""
     return resources.files("restaurant").joinpath(name).read_text(encoding="utf-8")
 
 

@@ -1,7 +1,7 @@
 """Reporting a dish: progress while it cooks, its result, a retry or a failure after trouble."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 from celery import Task, states
@@ -79,6 +79,31 @@ class ProgressReport:
             raise CookReplaced("another cook")
         if status == "cancelled":
             raise OrderCancelled(self.order_id)
+
+
+class DishResult(Mapping[str, Any]):
+    """A cooked dish's result as the task returns it, for Celery to log and announce.
+
+    Its text is the dict's own. Celery makes that text with `saferepr`, which walks a dict key
+    by key in Python (about 77 us for a dish's twelve fields, a tenth of a pool process's time
+    for a dish of no time) and takes `repr()` of anything else; the result itself is stored
+    with the `ready` event (`result_writer`).
+    """
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return repr(self._fields)
 
 
 def result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], None]:

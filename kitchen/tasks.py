@@ -15,6 +15,7 @@ from kitchen.green import soft_time_limit
 from kitchen.late_signal import dish_in_hand
 from kitchen.reporting import (
     CHECK_IN_AFTER,
+    DishResult,
     ProgressReport,
     known_fields,
     result_writer,
@@ -47,7 +48,7 @@ _fallback_limits = get_kitchen().longest_limits()
     soft_time_limit=_fallback_limits.soft,
     time_limit=_fallback_limits.hard,
 )
-def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
+def prepare_dish(self: Task, *args: Any, **fields: Any) -> DishResult:
     """Cook one dish for one table, publishing each step, and report how it went."""
     try:
         # The gevent pool has no soft time limit of its own (kitchen.green); prefork does, and
@@ -60,7 +61,7 @@ def prepare_dish(self: Task, *args: Any, **fields: Any) -> dict[str, Any]:
         raise Reject(str(exc), requeue=True) from None
 
 
-def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[str, Any]:
+def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishResult:
     """The body of prepare_dish: validate, claim, cook, record."""
     order_id = self.request.id
     attempt = self.request.retries + 1
@@ -165,7 +166,7 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> dict[
         # rather than fail a dish that was done, or leave it unrecorded.
         raise LedgerUnreachable(f"the ready event of order {order_id}: the time ran out") from None
     logger.info("%s for table %d is ready.", dish.name, order.table)
-    return result
+    return DishResult(result)
 
 
 def _first_events(order_id: str, where: dict[str, Any], *, instant: bool) -> list[OrderEvent]:

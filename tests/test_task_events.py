@@ -1,5 +1,6 @@
 """Flower's task events from a real cook: every one published, gathered into batches."""
 
+import ast
 import base64
 import json
 import time
@@ -44,6 +45,7 @@ def test_a_cooks_task_events_are_published_together_and_none_is_lost(
         ids = created_ids(placed.stdout)
         heard: dict[str, list[str]] = {order_id: [] for order_id in ids}
         batches = []
+        results: dict[str, str] = {}
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(
             len(kinds) < len(WORKER_EVENTS) for kinds in heard.values()
@@ -57,8 +59,15 @@ def test_a_cooks_task_events_are_published_together_and_none_is_lost(
                 batches.append((routing_key, len(worker_events)))
             for event in worker_events:
                 heard.setdefault(event["uuid"], []).append(event["type"])
+                if event["type"] == "task-succeeded":
+                    results[event["uuid"]] = event["result"]
 
     assert all(heard[order_id] == WORKER_EVENTS for order_id in ids), heard
+    # Flower shows each dish's result as the text of its dict, as Celery's saferepr makes it.
+    for order_id in ids:
+        result = ast.literal_eval(results[order_id])
+        assert result["order_id"] == order_id and result["dish"] == "Salad"
+        assert result["table"] == 12 and result["cook_seconds"] >= 0
     # Six orders cooked two at a time: one message per event would be 18.
     assert all(routing_key == "task.multi" for routing_key, _ in batches), batches
     assert len(batches) <= 9 and sum(size for _, size in batches) == 18, batches

@@ -202,3 +202,35 @@ def test_status_shows_the_history(waiter: Waiter) -> None:
     assert "the grill station is busy" in shown
     assert lines[-1].split()[1] == "ready"
     assert len(lines) - lines.index("history:") - 1 == len(record["history"])
+
+
+def test_watch_shows_an_end_numbered_again_by_a_new_master(own_redis: RedisServer) -> None:
+    # A master lost in a failover can take an order's last event with it after the watcher
+    # heard it: the new master numbers the order's end as that lost event was numbered.
+    env = {"REDIS_URL": own_redis.url}
+    order_id = str(uuid.uuid4())
+    where = {"attempt": 1, "worker": "chef@host", "delivery": 1}
+    with (
+        redis.Redis.from_url(own_redis.url) as client,
+        Watcher(env, "--order", order_id) as watcher,
+    ):
+        watcher.wait_until_listening(own_redis.url)
+        channel = Ledger(client, 600, 100).channel(order_id=order_id)
+        told = [
+            make_event(Kind.CREATED, order_id, table=2, dish="Sear"),
+            make_event(Kind.PROGRESS, order_id, percent=50, **where),  # lost with the old master
+            make_event(Kind.READY, order_id, percent=100, **where),  # the new master's
+            make_event(Kind.READY, order_id, percent=100, **where),  # a duplicate of it
+        ]
+        for seq, event in zip([1, 2, 2, 2], told, strict=True):
+            client.publish(channel, event.model_copy(update={"seq": seq}).to_json())
+        shown = [watcher.next_event() for _ in range(3)]
+        time.sleep(0.3)
+        assert watcher.events.empty()
+        assert watcher.interrupt() == 0
+
+    assert [(e["event"], e["seq"]) for e in shown] == [
+        ("created", 1),
+        ("progress", 2),
+        ("ready", 2),
+    ]

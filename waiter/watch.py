@@ -83,7 +83,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     app = celery_app()
     url = app.conf.result_backend
     where = sanitized(url)
-    last_seq: OrderedDict[str, int] = OrderedDict()
+    last_seq: OrderedDict[str, tuple[int, bool]] = OrderedDict()
     lost_at: float | None = None
     connected_once = False
     failures = 0
@@ -105,7 +105,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
                         missed = _missed(ledger, lost_at, last_seq, table, order_id)
                         lost_at, failures = None, 0
                     for event in itertools.chain(missed, _heard(pubsub, None)):
-                        if event.seq <= last_seq.get(event.order_id, 0):
+                        if not _is_news(last_seq, event):
                             continue
                         _remember(last_seq, event)
                         yield event
@@ -125,7 +125,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
 def _missed(
     ledger: Ledger,
     since: float,
-    last_seq: dict[str, int],
+    last_seq: OrderedDict[str, tuple[int, bool]],
     table: int | None,
     order_id: str | None,
 ) -> list[OrderEvent]:
@@ -137,7 +137,7 @@ def _missed(
         for candidate in candidates
         for event in ledger.history(candidate)
         if (table is None or event.table == table)
-        and event.seq > last_seq.get(event.order_id, 0)
+        and _is_news(last_seq, event)
         and (event.order_id in last_seq or event.time >= since - 1)
     ]
     return sorted(missed, key=lambda event: event.time)
@@ -175,8 +175,22 @@ def _confirm(pubsub: redis.client.PubSub, count: int) -> None:
             confirmed += 1
 
 
-def _remember(last_seq: OrderedDict[str, int], event: OrderEvent) -> None:
-    last_seq[event.order_id] = event.seq
+def _is_news(last_seq: OrderedDict[str, tuple[int, bool]], event: OrderEvent) -> bool:
+    """Whether the watcher has yet to show `event`: later than the last event it showed of its
+    order, or the order's end when it has not shown that.
+
+    A master lost in a failover can take an order's last events with it, after the watcher
+    heard them; the new master numbers the order's next events from where its copy ended, so
+    its end may come with a number the watcher has already shown, and must not be dropped.
+    """
+    seq, ended = last_seq.get(event.order_id, (0, False))
+    return event.seq > seq or (event.final and not ended)
+
+
+def _remember(last_seq: OrderedDict[str, tuple[int, bool]], event: OrderEvent) -> None:
+    # Its number even if lower (after a failover the new master's numbering is the truth), and
+    # whether the order has ended (until `waiter retry` sends it back: `requeued` is not final).
+    last_seq[event.order_id] = (event.seq, event.final)
     last_seq.move_to_end(event.order_id)
     while len(last_seq) > _REMEMBERED:
         last_seq.popitem(last=False)

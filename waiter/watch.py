@@ -48,7 +48,10 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
         latest = ledger.latest_events(order_ids)
         try:
             for event in itertools.chain(latest, _heard(pubsub, deadline)):
-                if event.order_id not in pending or event.seq <= seen.get(event.order_id, 0):
+                if event.order_id not in pending:
+                    continue
+                # An order's end is news whatever its number (see _is_news).
+                if event.seq <= seen.get(event.order_id, 0) and not event.final:
                     continue
                 seen[event.order_id] = event.seq
                 yield event

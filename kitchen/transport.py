@@ -49,9 +49,7 @@ class QoS(kombu_redis.QoS):
             super().append(message, delivery_tag)  # type: ignore[no-untyped-call]
             return
         else:
-            delivery = message.delivery_info
-            raw = [message._raw, delivery["exchange"], delivery["routing_key"]]
-            record = dumps(raw)  # type: ignore[no-untyped-call]
+            _, record = _record(message._raw)
             with self.pipe_or_acquire() as pipe:
                 pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()})
                 pipe.hset(self.unacked_key, delivery_tag, record)

@@ -4,7 +4,7 @@ import itertools
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import redis
@@ -36,7 +36,7 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
     url = app.conf.result_backend
     ledger = open_ledger(app.conf)
     pending = set(order_ids)
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, bool]] = {}
     deadline = time.monotonic() + timeout
     if len(order_ids) <= _MAX_ORDER_CHANNELS:
         channels = [ledger.channel(order_id=order_id) for order_id in order_ids]
@@ -48,12 +48,9 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
         latest = ledger.latest_events(order_ids)
         try:
             for event in itertools.chain(latest, _heard(pubsub, deadline)):
-                if event.order_id not in pending:
+                if event.order_id not in pending or not _is_news(seen, event):
                     continue
-                # An order's end is news whatever its number (see _is_news).
-                if event.seq <= seen.get(event.order_id, 0) and not event.final:
-                    continue
-                seen[event.order_id] = event.seq
+                seen[event.order_id] = (event.seq, event.final)
                 yield event
                 if event.final:
                     pending.discard(event.order_id)
@@ -178,7 +175,7 @@ def _confirm(pubsub: redis.client.PubSub, count: int) -> None:
             confirmed += 1
 
 
-def _is_news(last_seq: OrderedDict[str, tuple[int, bool]], event: OrderEvent) -> bool:
+def _is_news(last_seq: Mapping[str, tuple[int, bool]], event: OrderEvent) -> bool:
     """Whether the watcher has yet to show `event`: later than the last event it showed of its
     order, or the order's end when it has not shown that.
 

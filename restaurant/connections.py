@@ -16,6 +16,9 @@ REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://", sentinel.SCHEME)
 #: 1 s, about 13 s in all, so that a failover (a few seconds after the sentinels agree that
 #: the master is down) is waited out rather than reported.
 FAILOVER_TRIES: Final = 15
+FAILOVER_BACKOFF: Final = ExponentialBackoff(cap=1.0, base=0.1)
+#: How long those tries wait in all: a lost master not back within it is reported.
+FAILOVER_SECONDS: Final = sum(FAILOVER_BACKOFF.compute(n) for n in range(1, FAILOVER_TRIES + 1))
 
 
 def bounded_redis(
@@ -48,7 +51,7 @@ def bounded_redis(
     if not sentinel.is_sentinel(url):
         return redis.Redis.from_url(url, **options)
     if wait_out_failovers:
-        options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), FAILOVER_TRIES)
+        options["retry"] = Retry(FAILOVER_BACKOFF, FAILOVER_TRIES)
     where = sentinel.parse(url)
     asked = Sentinel(  # type: ignore[no-untyped-call]
         list(where.sentinels),

@@ -19,9 +19,9 @@ import pytest
 import redis
 
 from restaurant.connections import bounded_redis
-from tests.conftest import created_ids, run_waiter
+from tests.conftest import WAITER, created_ids, run_waiter
 from tests.test_faults import assert_each_ready_once, history
-from tests.watching import Watcher, finished
+from tests.watching import Watcher, finished, wait_until_subscribed
 from tools.redis_server import free_port
 from tools.scheduler import Scheduler
 from tools.sentinel import SentinelSet
@@ -167,6 +167,46 @@ def test_the_kitchen_rides_out_the_loss_of_its_redis_master(
         f"{len(ready)} ready, {len(failed)} failed; {again} taken by a cook more than once; "
         f"reasons: {sorted({str(client.hget(f'restaurant:order:{i}', 'reason')) for i in failed})}"
     )
+
+
+def test_a_waiter_held_up_through_a_failover_hears_what_it_missed(
+    sentinels: SentinelSet, tmp_path: Path
+) -> None:
+    # A watcher and a waiting `order --wait` are stopped (SIGSTOP) while the master is lost and
+    # the order is cooked on the new one: when they go on, they must find out that they lost
+    # their connection, and catch up from the ledger rather than subscribe again in silence.
+    env = kitchen_env(sentinels)
+    client = bounded_redis(sentinels.url, 2.0, "test")
+    master = direct(sentinels.master_address())
+    with Watcher(env) as watcher:
+        watcher.wait_until_listening(master)
+        waiting = subprocess.Popen(
+            [WAITER, "order", "-t", "3", "-d", "Sear", "--wait", "--timeout", "40"],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert waiting.stdout is not None
+            [order_id] = created_ids(waiting.stdout.readline())
+            wait_until_subscribed(waiting, master, name="waiter")
+            assert watcher.next_event()["event"] == "created"
+            for process in (waiting, watcher.process):
+                process.send_signal(signal.SIGSTOP)
+            sentinels.wait_for_failover(sentinels.kill_master())
+            with KitchenWorker(env, tmp_path / "cook.log", concurrency=1):
+                wait_for(lambda: statuses(client, [order_id])[order_id] == "ready", 30, "ready")
+            time.sleep(2)  # more than the slack a watcher allows for clocks that differ
+        finally:
+            for process in (waiting, watcher.process):
+                process.send_signal(signal.SIGCONT)
+            out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 0, out + err  # it heard the order's end within its wait
+        heard = watcher.collect(finished({order_id}), timeout=30)
+        assert [event["status"] for event in heard][-1] == "ready"
+        assert any(line.startswith("waiter: lost Redis at sentinel://") for line in watcher.errors)
+        assert any("replaying what was missed" in line for line in watcher.errors)
 
 
 def test_make_up_on_sentinel_runs_the_worker_the_scheduler_and_flower(

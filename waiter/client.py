@@ -93,23 +93,30 @@ def check_reachable(conf: BrokerSettings, *, ledger_too: bool = True) -> None:
             bounded_client(conf, url).ping()
 
 
-def bounded_client(conf: BrokerSettings, url: str, name: str = "waiter") -> redis.Redis:
+def bounded_client(
+    conf: BrokerSettings, url: str, name: str = "waiter", *, wait_out_failovers: bool = True
+) -> redis.Redis:
     """A Redis client that gives up after the connect timeout, without retrying.
 
     One per URL and name in a process: the ping that checks Redis, the ledger and the queue
-    share its connection instead of opening one each.
+    share its connection instead of opening one each. Through Sentinel it waits out a
+    failover unless `wait_out_failovers` is off (see restaurant.connections.bounded_redis).
     """
-    return _shared_client(url, float(conf.broker_connection_timeout), name)
+    waits = wait_out_failovers and sentinel.is_sentinel(url)  # only Sentinel clients wait
+    return _shared_client(url, float(conf.broker_connection_timeout), name, waits)
 
 
 @cache
-def _shared_client(url: str, timeout: float, name: str) -> redis.Redis:
-    return bounded_redis(url, timeout, name)
+def _shared_client(url: str, timeout: float, name: str, wait_out_failovers: bool) -> redis.Redis:
+    return bounded_redis(url, timeout, name, wait_out_failovers=wait_out_failovers)
 
 
-def open_ledger(conf: BrokerSettings, name: str = "waiter") -> Ledger:
+def open_ledger(
+    conf: BrokerSettings, name: str = "waiter", *, wait_out_failovers: bool = True
+) -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
-    return Ledger.from_settings(bounded_client(conf, conf.result_backend, name))
+    client = bounded_client(conf, conf.result_backend, name, wait_out_failovers=wait_out_failovers)
+    return Ledger.from_settings(client)
 
 
 def fire_course(table: int, course: int) -> list[str]:

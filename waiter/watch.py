@@ -5,14 +5,15 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from pydantic import ValidationError
 
+from restaurant import sentinel
+from restaurant.connections import FAILOVER_SECONDS
 from restaurant.events import OrderEvent, parse_event
 from restaurant.ledger import Ledger
-from restaurant.sentinel import sanitized
 from waiter.client import celery_app, first_line, open_ledger, redis_errors
 from waiter.display import counted
 from waiter.exceptions import RedisUnavailable, WaitTimedOut
@@ -30,41 +31,78 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
 
     Subscribes first, then reads each order's latest event from the ledger, so nothing that
     happens between the two is missed; events are told apart by their sequence number.
-    Raises WaitTimedOut after `timeout` seconds, RedisUnavailable if Redis goes away.
+    Through Sentinel a lost connection is taken up again the same way, for as long as a
+    failover may take. Raises WaitTimedOut after `timeout` seconds, RedisUnavailable if Redis
+    goes away (and, through Sentinel, does not come back within FAILOVER_SECONDS).
     """
     app = celery_app()
     url = app.conf.result_backend
-    ledger = open_ledger(app.conf)
     pending = set(order_ids)
     seen: dict[str, tuple[int, bool]] = {}
     deadline = time.monotonic() + timeout
-    if len(order_ids) <= _MAX_ORDER_CHANNELS:
-        channels = [ledger.channel(order_id=order_id) for order_id in order_ids]
-    else:
-        channels = [ledger.channel()]
-    with redis_errors(url), _pubsub(ledger) as pubsub:
-        pubsub.subscribe(*channels)
-        _confirm(pubsub, len(channels))
-        latest = ledger.latest_events(order_ids)
-        try:
-            for event in itertools.chain(latest, _heard(pubsub, deadline)):
-                if event.order_id not in pending or not _is_news(seen, event):
-                    continue
-                seen[event.order_id] = (event.seq, event.final)
-                yield event
-                if event.final:
-                    pending.discard(event.order_id)
-                    if not pending:
-                        return
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            where = sanitized(url)
-            raise RedisUnavailable(f"lost Redis at {where}: {first_line(exc)}") from None
+    lost_at: float | None = None
+    connected_once = False
+    failures = 0
+    with redis_errors(url):
+        while time.monotonic() < deadline:
+            # Not a client that reconnects by itself: its pubsub would subscribe again
+            # silently, and whatever was published meanwhile would go unheard.
+            ledger = open_ledger(app.conf, wait_out_failovers=False)
+            try:
+                with ledger.client, _pubsub(ledger) as pubsub:
+                    waiting = sorted(pending)
+                    channels = _order_channels(ledger, waiting)
+                    pubsub.subscribe(*channels)
+                    _confirm(pubsub, len(channels))
+                    latest = ledger.latest_events(waiting)
+                    connected_once = True
+                    lost_at, failures = None, 0
+                    for event in itertools.chain(latest, _heard(pubsub, deadline)):
+                        if event.order_id not in pending or not _is_news(seen, event):
+                            continue
+                        seen[event.order_id] = (event.seq, event.final)
+                        yield event
+                        if event.final:
+                            pending.discard(event.order_id)
+                            if not pending:
+                                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if not connected_once:
+                    raise
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                if not _rides_out(url, lost_at):
+                    where = sentinel.sanitized(url)
+                    raise RedisUnavailable(f"lost Redis at {where}: {first_line(exc)}") from None
+                _pause(failures, deadline)
+                failures += 1
     dishes = counted(len(order_ids), "dish", "dishes")
     they_are = "it is" if len(pending) == 1 else "they are"
     raise WaitTimedOut(
         f"timed out after {timeout:g} s with {len(pending)} of {dishes} not done; "
         f"{they_are} still in the kitchen (see 'waiter status ID')"
     )
+
+
+def _order_channels(ledger: Ledger, order_ids: list[str]) -> list[str]:
+    """The channels that carry these orders' events: each one's, or the one of every order."""
+    if len(order_ids) <= _MAX_ORDER_CHANNELS:
+        return [ledger.channel(order_id=order_id) for order_id in order_ids]
+    return [ledger.channel()]
+
+
+def _rides_out(url: str, lost_at: float) -> bool:
+    """Whether a wait goes on after losing Redis at `lost_at`: through Sentinel, for a while."""
+    return sentinel.is_sentinel(url) and time.monotonic() - lost_at < FAILOVER_SECONDS
+
+
+def _pause(failures: int, deadline: float | None = None) -> None:
+    """Sleep before the next reconnection attempt: doubling from the first to the cap."""
+    delay = min(_RECONNECT_CAP, _RECONNECT_FIRST * 2**failures)
+    delay = random.uniform(delay / 2, delay)
+    if deadline is not None:
+        delay = max(0.0, min(delay, deadline - time.monotonic()))
+    time.sleep(delay)
 
 
 @dataclass(frozen=True)
@@ -82,19 +120,23 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     """
     app = celery_app()
     url = app.conf.result_backend
-    where = sanitized(url)
+    where = sentinel.sanitized(url)
     last_seq: OrderedDict[str, tuple[int, bool]] = OrderedDict()
     lost_at: float | None = None
+    alive = _LastRead()
     connected_once = False
     failures = 0
     with redis_errors(url):
         while True:
-            ledger = open_ledger(app.conf, name="waiter-watch")
+            # Not a client that reconnects by itself: its pubsub would subscribe again
+            # silently, and whatever was published meanwhile would go unheard.
+            ledger = open_ledger(app.conf, name="waiter-watch", wait_out_failovers=False)
             channel = ledger.channel(table=table, order_id=order_id)
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:
                     pubsub.subscribe(channel)
                     _confirm(pubsub, 1)
+                    alive.at = time.time()
                     connected_once = True
                     missed: list[OrderEvent] = []
                     if lost_at is not None:
@@ -104,7 +146,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
                         )
                         missed = _missed(ledger, lost_at, last_seq, table, order_id)
                         lost_at, failures = None, 0
-                    for event in itertools.chain(missed, _heard(pubsub, None)):
+                    for event in itertools.chain(missed, _heard(pubsub, None, alive)):
                         if not _is_news(last_seq, event):
                             continue
                         _remember(last_seq, event)
@@ -115,11 +157,12 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
                 if not connected_once or isinstance(exc, redis.AuthenticationError):
                     raise
                 if lost_at is None:
-                    lost_at = time.time()
+                    # Noticed now, but lost at some time since it last answered: a watcher
+                    # held up (stopped, starved) notices late, and must replay from then.
+                    lost_at = alive.at
                     yield Notice(f"lost Redis at {where} ({first_line(exc)}); reconnecting")
-                delay = min(_RECONNECT_CAP, _RECONNECT_FIRST * 2**failures)
+                _pause(failures)
                 failures += 1
-                time.sleep(random.uniform(delay / 2, delay))
 
 
 def _missed(
@@ -143,7 +186,16 @@ def _missed(
     return sorted(missed, key=lambda event: event.time)
 
 
-def _heard(pubsub: redis.client.PubSub, deadline: float | None) -> Iterator[OrderEvent]:
+@dataclass
+class _LastRead:
+    """When a subscription last answered a read (wall clock): it was alive until then."""
+
+    at: float = field(default_factory=time.time)
+
+
+def _heard(
+    pubsub: redis.client.PubSub, deadline: float | None, alive: _LastRead | None = None
+) -> Iterator[OrderEvent]:
     """Yield the events heard on the subscribed channels, until `deadline` if one is given."""
     while True:
         remaining = None if deadline is None else deadline - time.monotonic()
@@ -152,6 +204,8 @@ def _heard(pubsub: redis.client.PubSub, deadline: float | None) -> Iterator[Orde
         message = pubsub.get_message(
             ignore_subscribe_messages=True, timeout=1.0 if remaining is None else remaining
         )
+        if alive is not None:
+            alive.at = time.time()
         if message is None or message["type"] != "message":
             continue
         try:

@@ -116,6 +116,12 @@ def open_ledger(
 ) -> Ledger:
     """Return the ledger in the result backend's Redis database, through a bounded client."""
     client = bounded_client(conf, conf.result_backend, name, wait_out_failovers=wait_out_failovers)
+    return _ledger_on(client)
+
+
+@cache
+def _ledger_on(client: redis.Redis) -> Ledger:
+    """One ledger per client in a process: its settings read and its script hashed once."""
     return Ledger.from_settings(client)
 
 

@@ -17,7 +17,6 @@ from restaurant.names import PREPARE_DISH
 from restaurant.orders import Order
 from restaurant.records import Recorded
 from restaurant.schedule import HeldOrder, Schedule
-from restaurant.tickets import TicketBook
 from waiter.client import bounded_client, celery_app, check_reachable, open_ledger, redis_errors
 from waiter.conf import BrokerSettings, read_settings
 from waiter.exceptions import RedisUnavailable
@@ -26,7 +25,14 @@ from waiter.fastpath.relay import relayed
 from waiter.firing import Placement, event_sender
 from waiter.keys import KeyedOrder, known_orders
 from waiter.replicas import confirm_placed, replicated_by
-from waiter.ticketing import TicketPlan, plan_tickets, queue_opening, take_numbers, ticket_fields
+from waiter.ticketing import (
+    TicketPlan,
+    book_on,
+    plan_tickets,
+    queue_opening,
+    take_numbers,
+    ticket_fields,
+)
 
 #: Orders per pipeline, to the ledger and to the queue: a few megabytes, a round trip each.
 BATCH: Final = 2000
@@ -125,7 +131,7 @@ def _enter(
     pusher, encoded = sending
     menu = load_menu()
     on_ticket = ticket_fields(tickets)
-    book = TicketBook.from_settings(ledger.client)
+    book = book_on(ledger.client)
     # A batch even without orders: a keyed command placed again still opens (finds) its tickets.
     batches = [orders[start : start + BATCH] for start in range(0, len(orders), BATCH)] or [[]]
     opened = 0

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import redis
@@ -101,7 +102,13 @@ def take_numbers(plans: list[TicketPlan], replies: list[Any], count: int) -> lis
 def open_book(conf: BrokerSettings | None = None) -> TicketBook:
     """The ticket book in the result backend's database (the ledger's), through a bounded client."""
     conf = conf or read_settings()
-    return TicketBook.from_settings(bounded_client(conf, conf.result_backend))
+    return book_on(bounded_client(conf, conf.result_backend))
+
+
+@cache
+def book_on(client: redis.Redis) -> TicketBook:
+    """The ticket book on `client`: one per client in a process, its settings read once."""
+    return TicketBook.from_settings(client)
 
 
 def waiter_error(exc: TicketError) -> WaiterError:

@@ -15,6 +15,7 @@ from restaurant.connections import FAILOVER_SECONDS
 from restaurant.events import OrderEvent, parse_event
 from restaurant.ledger import Ledger
 from waiter.client import celery_app, first_line, open_ledger, redis_errors
+from waiter.conf import BrokerSettings
 from waiter.display import counted
 from waiter.exceptions import RedisUnavailable, WaitTimedOut
 
@@ -45,9 +46,7 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
     failures = 0
     with redis_errors(url):
         while time.monotonic() < deadline:
-            # Not a client that reconnects by itself: its pubsub would subscribe again
-            # silently, and whatever was published meanwhile would go unheard.
-            ledger = open_ledger(app.conf, wait_out_failovers=False)
+            ledger = _listening_ledger(app.conf, "waiter")
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:
                     waiting = sorted(pending)
@@ -82,6 +81,16 @@ def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
         f"timed out after {timeout:g} s with {len(pending)} of {dishes} not done; "
         f"{they_are} still in the kitchen (see 'waiter status ID')"
     )
+
+
+def _listening_ledger(conf: BrokerSettings, name: str) -> Ledger:
+    """The ledger on a client that does not reconnect by itself, for a caller that subscribes.
+
+    A pubsub on a client that retries (as through Sentinel) subscribes again in silence after
+    a lost connection, and whatever was published meanwhile goes unheard; its caller must see
+    the loss, to catch up from the ledger.
+    """
+    return open_ledger(conf, name, wait_out_failovers=False)
 
 
 def _order_channels(ledger: Ledger, order_ids: list[str]) -> list[str]:
@@ -128,9 +137,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     failures = 0
     with redis_errors(url):
         while True:
-            # Not a client that reconnects by itself: its pubsub would subscribe again
-            # silently, and whatever was published meanwhile would go unheard.
-            ledger = open_ledger(app.conf, name="waiter-watch", wait_out_failovers=False)
+            ledger = _listening_ledger(app.conf, "waiter-watch")
             channel = ledger.channel(table=table, order_id=order_id)
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:

@@ -3,6 +3,11 @@
 Only the broker and result backend URLs are set (from BENCH_BASELINE_URL): prefork, default
 prefetch, early acknowledgement, results on, no events, no ledger. `celery -A bench.baseline_app
 worker` runs it; `python -m bench.baseline_app submit --count N` sends N dishes the default way.
+
+With BENCH_BASELINE_GUARDED=1 the worker keeps two of our guarantees the way Celery itself
+offers them, and nothing else: late acknowledgement with a prefetch of one (a dish in a dead
+worker's hands is not lost) and task events (Flower sees every dish). The bench measures it
+beside the defaults: what those two cost Celery is part of the floor under our kitchen's figures.
 """
 
 import argparse
@@ -17,6 +22,10 @@ URL = os.environ.get("BENCH_BASELINE_URL", "redis://127.0.0.1:6379/1")
 DISH = "bench.dish"
 
 app = Celery("baseline", broker=URL, backend=URL)
+if os.environ.get("BENCH_BASELINE_GUARDED") == "1":
+    app.conf.task_acks_late = True
+    app.conf.worker_prefetch_multiplier = 1
+    app.conf.worker_send_task_events = True
 
 
 @app.task(name=DISH)  # type: ignore[untyped-decorator]

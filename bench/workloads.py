@@ -284,11 +284,15 @@ def cli(url: str, runs: int) -> Figures:
 # --- The baseline: Celery defaults (bench/baseline_app.py), database 1 of the same Redis -------
 
 
-def baseline_worker(url: str, workdir: Path, name: str, concurrency: int) -> BenchWorker:
-    """A `celery -A bench.baseline_app worker` with Celery's defaults (not yet started)."""
-    return BenchWorker(
-        BASELINE_WORKER, concurrency, {"BENCH_BASELINE_URL": url}, workdir / f"{name}.log"
-    )
+def baseline_worker(
+    url: str, workdir: Path, name: str, concurrency: int, *, guarded: bool = False
+) -> BenchWorker:
+    """A `celery -A bench.baseline_app worker` with Celery's defaults (not yet started).
+
+    `guarded`: with late acks, a prefetch of one and task events (bench/baseline_app.py).
+    """
+    env = {"BENCH_BASELINE_URL": url, "BENCH_BASELINE_GUARDED": "1" if guarded else "0"}
+    return BenchWorker(BASELINE_WORKER, concurrency, env, workdir / f"{name}.log")
 
 
 def baseline_submit(url: str, count: int) -> Figures:

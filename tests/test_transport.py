@@ -1,7 +1,6 @@
 """The kitchen's Redis transport on a real Redis: bulk taking keeps kombu's delivery promises."""
 
 import json
-import threading
 
 import pytest
 import redis
@@ -13,6 +12,7 @@ from kombu.messaging import Consumer, Producer
 from kitchen.transport import _TAKE_MORE as TAKE_MORE
 from kitchen.transport import Transport
 from tests.conftest import empty_database
+from tests.redis_monitor import Monitor
 from tools.redis_server import RedisServer
 
 QUEUE = Queue("dishes", Exchange("dishes", type="direct"), routing_key="dishes")
@@ -93,35 +93,6 @@ def test_something_not_from_kombu_is_left_for_kombu_to_refuse(url: str) -> None:
         assert client.hlen("unacked") == 1
 
 
-class Monitor:
-    """The commands clients (not scripts) send to database 9, heard by MONITOR in a thread."""
-
-    def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
-        self.commands: list[str] = []
-        self.token = f"monitor-{id(self)}"
-        self._listening = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-
-    def _listen(self) -> None:
-        with self.client.monitor() as monitor:
-            self._listening.set()
-            for heard in monitor.listen():
-                if heard["command"] == f"ECHO {self.token}":
-                    return
-                if heard.get("db") == 9 and heard.get("client_type") != "lua":
-                    self.commands.append(heard["command"].split()[0].upper())
-
-    def __enter__(self) -> "Monitor":
-        self._thread.start()
-        assert self._listening.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.echo(self.token)  # heard by the monitor, which stops there
-        self._thread.join(timeout=5)
-
-
 @pytest.mark.parametrize("prefetch", [1, 4])
 def test_a_receive_records_its_message_and_takes_more_in_one_round_trip(
     url: str, prefetch: int
@@ -132,7 +103,7 @@ def test_a_receive_records_its_message_and_takes_more_in_one_round_trip(
 
     with Connection(url, transport=Transport) as connection:
         connection.default_channel  # noqa: B018  (connected before listening)
-        with Monitor(url) as monitor:
+        with Monitor(url, db=9) as monitor:
             got = receive(connection, prefetch=prefetch, rounds=1)
         # kombu would BRPOP, then MULTI ZADD HSET EXEC for the message and BRPOP again.
         after = monitor.commands[monitor.commands.index("BRPOP") :]

@@ -1,8 +1,10 @@
-"""Sending task messages straight to a Redis broker: one transaction per batch.
+"""Sending task messages straight to a Redis broker: a transaction, or along with the ledger's.
 
 What `app.send_task` would put in Redis, the same in meaning (waiter/fastpath/wire.py), without
 Celery's per-message publish path (about 1.2 ms each): the messages LPUSHed to their queue,
 a PUBLISH per Flower `task-sent` event, and the queue's binding the first time it is used.
+When the broker is the ledger's database, a script pushes them behind the ledger's writes, in
+the same pipeline (`TaskPusher.queue_recorded`).
 """
 
 import os
@@ -27,6 +29,20 @@ for i = 1, #ARGV do
   redis.call('PUBLISH', KEYS[1], ARGV[i])
 end
 return #ARGV
+"""
+
+#: Push each message, with its `task-sent` event, only if the ledger holds every one of their
+#: orders: KEYS[1] the events' channel, then each message's queue and its order's ledger hash;
+#: ARGV each message and its event ('' for none). Returns how many were pushed (all or none).
+PUSH_RECORDED: Final = """
+for i = 3, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return 0 end
+end
+for i = 2, #KEYS, 2 do
+  redis.call('LPUSH', KEYS[i], ARGV[i - 1])
+  if ARGV[i] ~= '' then redis.call('PUBLISH', KEYS[1], ARGV[i]) end
+end
+return (#KEYS - 1) / 2
 """
 
 #: Set WAITER_VIA_CELERY=1 to send every message through Celery's `send_task` instead.
@@ -118,6 +134,7 @@ class TaskPusher:
         self.clock = 0
         self._declared: set[str] = set()
         self._publish_each = client.register_script(PUBLISH_EACH)
+        self._push_recorded = client.register_script(PUSH_RECORDED)
 
     def encode(self, task_id: str, kwargs: Mapping[str, Any], queue: str) -> Encoded:
         """Build one message, ahead of sending it (nothing goes to Redis)."""
@@ -136,7 +153,7 @@ class TaskPusher:
     @property
     def scripts(self) -> list[Script]:
         """The Lua scripts its pipelines run (to load again if Redis has lost them)."""
-        return [self._publish_each]
+        return [self._publish_each, self._push_recorded]
 
     def pipeline(self, messages: Sequence[Encoded]) -> Pipeline:
         """A transaction (not yet executed) that pushes the messages and their events.
@@ -146,24 +163,53 @@ class TaskPusher:
         order: the first sent is the first a cook's BRPOP takes, as with one LPUSH each.
         """
         pipe = self.client.pipeline(transaction=True)
+        self._declare(pipe, messages)
         queued: dict[str, list[str]] = {}
-        offset = wire.utcoffset()
         for item in messages:
-            if item.queue not in self._declared:
-                # What declaring the queue does, once per producer, as send_task does.
-                member = wire.binding(item.queue)
-                for key in wire.BINDING_KEYS:
-                    pipe.sadd(key.format(exchange=item.queue), member)
-                self._declared.add(item.queue)
             queued.setdefault(item.queue, []).append(item.message)
         for queue, bodies in queued.items():
             pipe.lpush(queue, *bodies)
         if self.events:
-            events = []
-            for task_id, queue, _, kwargsrepr in messages:
-                self.clock += 1
-                events.append(
-                    self.messages.sent_event(task_id, kwargsrepr, queue, self.clock, offset)
-                )
+            events = self._sent_events(messages)
             self._publish_each(keys=[self.topic], args=events, client=pipe)
         return pipe
+
+    def queue_recorded(
+        self, pipe: Pipeline, messages: Sequence[Encoded], order_keys: Sequence[str]
+    ) -> int:
+        """Queue the messages on `pipe`, behind the ledger's writes of their orders.
+
+        `pipe` is a pipeline of this pusher's client (the broker is the ledger's database):
+        one script pushes the messages, with their `task-sent` events, only if the ledger then
+        holds every one of their orders (`order_keys`, in the same order). Returns how many
+        replies that adds to the pipeline; the last is how many messages were pushed.
+        """
+        declared = self._declare(pipe, messages)
+        events = self._sent_events(messages) if self.events else [""] * len(messages)
+        keys, args = [self.topic], []
+        for item, order_key, event in zip(messages, order_keys, events, strict=True):
+            keys += [item.queue, order_key]
+            args += [item.message, event]
+        self._push_recorded(keys=keys, args=args, client=pipe)
+        return declared + 1
+
+    def _declare(self, pipe: Pipeline, messages: Sequence[Encoded]) -> int:
+        """What declaring each new queue does, once per producer, as send_task does."""
+        commands = 0
+        for item in messages:
+            if item.queue not in self._declared:
+                member = wire.binding(item.queue)
+                for key in wire.BINDING_KEYS:
+                    pipe.sadd(key.format(exchange=item.queue), member)
+                    commands += 1
+                self._declared.add(item.queue)
+        return commands
+
+    def _sent_events(self, messages: Sequence[Encoded]) -> list[str]:
+        """Each message's `task-sent` event, the dispatcher's clock ticking once for each."""
+        offset = wire.utcoffset()
+        events = []
+        for task_id, queue, _, kwargsrepr in messages:
+            self.clock += 1
+            events.append(self.messages.sent_event(task_id, kwargsrepr, queue, self.clock, offset))
+        return events

@@ -14,8 +14,8 @@ from restaurant import sentinel
 from restaurant.connections import FAILOVER_SECONDS
 from restaurant.events import OrderEvent, parse_event
 from restaurant.ledger import Ledger
-from waiter.client import celery_app, first_line, open_ledger, redis_errors
-from waiter.conf import BrokerSettings
+from waiter.client import first_line, open_ledger, redis_errors
+from waiter.conf import BrokerSettings, read_settings
 from waiter.display import counted
 from waiter.exceptions import RedisUnavailable, WaitTimedOut
 
@@ -27,26 +27,29 @@ _RECONNECT_FIRST, _RECONNECT_CAP = 0.1, 5.0
 _REMEMBERED = 10_000
 
 
-def follow(order_ids: list[str], timeout: float) -> Iterator[OrderEvent]:
+def follow(
+    order_ids: list[str], timeout: float, since: float | None = None
+) -> Iterator[OrderEvent]:
     """Yield each order's events as they happen until every order is finished.
 
     Subscribes first, then reads each order's latest event from the ledger, so nothing that
     happens between the two is missed; events are told apart by their sequence number.
     Through Sentinel a lost connection is taken up again the same way, for as long as a
-    failover may take. Raises WaitTimedOut after `timeout` seconds, RedisUnavailable if Redis
-    goes away (and, through Sentinel, does not come back within FAILOVER_SECONDS).
+    failover may take. Raises WaitTimedOut `timeout` seconds after `since` (a `monotonic()`
+    time: when the orders were placed; by default now), RedisUnavailable if Redis goes away
+    (and, through Sentinel, does not come back within FAILOVER_SECONDS).
     """
-    app = celery_app()
-    url = app.conf.result_backend
+    conf = read_settings()
+    url = conf.result_backend
     pending = set(order_ids)
     seen: dict[str, tuple[int, bool]] = {}
-    deadline = time.monotonic() + timeout
+    deadline = (time.monotonic() if since is None else since) + timeout
     lost_at: float | None = None
     connected_once = False
     failures = 0
     with redis_errors(url):
         while time.monotonic() < deadline:
-            ledger = _listening_ledger(app.conf, "waiter")
+            ledger = _listening_ledger(conf, "waiter")
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:
                     waiting = sorted(pending)
@@ -127,8 +130,8 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     Pub/sub delivers at most once: when the connection drops, this says so, reconnects with
     backoff and then replays from the ledger every event published while it was away.
     """
-    app = celery_app()
-    url = app.conf.result_backend
+    conf = read_settings()
+    url = conf.result_backend
     where = sentinel.sanitized(url)
     last_seq: OrderedDict[str, tuple[int, bool]] = OrderedDict()
     lost_at: float | None = None
@@ -137,7 +140,7 @@ def watch(table: int | None = None, order_id: str | None = None) -> Iterator[Ord
     failures = 0
     with redis_errors(url):
         while True:
-            ledger = _listening_ledger(app.conf, "waiter-watch")
+            ledger = _listening_ledger(conf, "waiter-watch")
             channel = ledger.channel(table=table, order_id=order_id)
             try:
                 with ledger.client, _pubsub(ledger) as pubsub:

@@ -134,6 +134,8 @@ def order(
     for item in place_orders(batch, how, plans):
         placed[item.order_id] = item.order
         typer.echo(_placed_line(item))
+    # --wait's timeout counts from here, not from once its imports have loaded.
+    placed_at = time.monotonic()
     for plan in plans:
         typer.echo(plain(plan.line()))
     if how.held:
@@ -147,7 +149,7 @@ def order(
     from waiter.watch import follow
 
     with open_display(placed) as display:
-        for event in follow(list(placed), timeout):
+        for event in follow(list(placed), timeout, since=placed_at):
             display.show(event)
     if problem := shortfall(display, len(placed)):
         raise DishesFailed(problem)

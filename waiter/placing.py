@@ -64,7 +64,8 @@ def place_orders(
     keyed = [item for item in orders if item.key]
     pusher = pusher_for(conf, how)
     encoded: dict[str, fast_send.Encoded] = {}
-    # A keyed order is sent only if this waiter's `created` is the one the ledger took.
+    # The messages go along with the ledger's writes when one client serves both; not a keyed
+    # command's, whose orders are sent only if this waiter's `created` is the one the ledger took.
     along = pusher is not None and pusher.client is ledger.client and not keyed
     with redis_errors(conf.result_backend):
         known = known_orders(ledger, keyed)

@@ -72,9 +72,10 @@ class Kitchen:
         """Cook one portion of `dish`; return the seconds it took.
 
         `on_progress(percent)` is called every CHECK_EVERY seconds or so while the dish cooks;
-        whatever it raises (a cancellation) stops the cooking. Raises KitchenTrouble for
-        passing trouble. A dish that is too slow simply keeps cooking until the soft time limit
-        interrupts it; a stuck one ignores even that.
+        whatever it raises (a cancellation) stops the cooking. A dish whose steps are too short
+        to sleep (SHORTEST_SLEEP) is done before anything could be told: it reports nothing.
+        Raises KitchenTrouble for passing trouble. A dish that is too slow simply keeps cooking
+        until the soft time limit interrupts it; a stuck one ignores even that.
         """
         trouble = self._trouble_for(dish, attempt)
         if trouble is Trouble.BUSY:
@@ -88,14 +89,15 @@ class Kitchen:
             seconds = 2 * self.limits(dish).hard
         started = time.monotonic()
         steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
+        slept = seconds / steps >= SHORTEST_SLEEP
         for step in range(1, steps + 1):
-            if seconds / steps >= SHORTEST_SLEEP:
+            if slept:
                 self.sleep(seconds / steps)
             if trouble is Trouble.CRASH:
                 # After the first step of cooking, what a segfault or the OOM killer does to a
                 # pool process: no cleanup, no reply.
                 os.kill(os.getpid(), signal.SIGKILL)
-            if on_progress is not None and step < steps:
+            if on_progress is not None and step < steps and slept:
                 on_progress(100 * step // steps)
         return time.monotonic() - started
 

@@ -63,6 +63,17 @@ def test_a_short_dish_still_reports_progress_a_few_times() -> None:
     assert reported == [25, 50, 75]
 
 
+def test_a_dish_too_short_to_sleep_reports_nothing() -> None:
+    # Done within microseconds: whatever time passes between its steps is the machine's, not
+    # cooking, and the dish is ready before anything it told could be seen.
+    cook, clock = kitchen(speed=1_000_000)
+    reported: list[int] = []
+
+    cook.cook(MENU["Pasta"], attempt=1, on_progress=reported.append)
+
+    assert clock.sleeps == [] and reported == []
+
+
 def test_whatever_progress_raises_stops_the_cooking() -> None:
     cook, clock = kitchen(speed=1)
 

@@ -176,21 +176,13 @@ def _baseline(url: str, workdir: Path, args: argparse.Namespace) -> Report:
         _step(f"baseline: submitting {args.orders} dishes with send_task (no worker)")
         report["submit"] = workloads.baseline_submit(url, args.orders)
     if {"drain", "round_trip"} & set(args.only):
-        with ExitStack() as stack:
-            worker = workloads.baseline_worker(url, workdir, "baseline-drain", args.concurrency)
-            stack.callback(worker.stop)
-            if "drain" in args.only:
-                _step(f"baseline: draining ({' '.join(worker.command[1:])})")
-                report["drain"] = workloads.baseline_drain(url, worker, args.orders)
-            else:
-                if "submit" in args.only:  # its orders would queue ahead of the round trips
-                    workloads.forget_orders(url)
-                worker.start()
-            report["worker_command"] = shlex.join(["celery", *worker.command[1:]])
-            if "round_trip" in args.only:
-                _step(f"baseline: {args.round_trips} round trips")
-                report["round_trip"] = workloads.baseline_round_trip(args.round_trips)
-        report["guarded"] = _baseline_guarded(url, workdir, args)
+        report.update(_served(url, workdir, args, "baseline", guarded=False))
+        workloads.forget_orders(url)  # the defaults' results would count as the next drain's
+        label = "baseline, late acks and task events"
+        if "drain" in args.only:
+            _step(f"{label}: submitting {args.orders} dishes")
+            workloads.baseline_submit(url, args.orders)
+        report["guarded"] = _served(url, workdir, args, label, guarded=True)
     if "busy" in args.only:
         with ExitStack() as stack:
             worker = workloads.baseline_worker(url, workdir, "baseline-busy", args.concurrency)
@@ -218,24 +210,27 @@ def _baseline(url: str, workdir: Path, args: argparse.Namespace) -> Report:
     return report
 
 
-def _baseline_guarded(url: str, workdir: Path, args: argparse.Namespace) -> Report:
-    """The baseline again, keeping two guarantees Celery's way: late acks and task events."""
+def _served(
+    url: str, workdir: Path, args: argparse.Namespace, label: str, *, guarded: bool
+) -> Report:
+    """A baseline worker draining the dishes queued for it, then answering round trips.
+
+    `guarded`: the worker keeps late acks and task events, Celery's own way.
+    """
     report: Report = {}
     with ExitStack() as stack:
-        worker = workloads.baseline_worker(
-            url, workdir, "baseline-guarded", args.concurrency, guarded=True
-        )
+        name = "baseline-guarded" if guarded else "baseline-drain"
+        worker = workloads.baseline_worker(url, workdir, name, args.concurrency, guarded=guarded)
         stack.callback(worker.stop)
-        workloads.forget_orders(url)  # the defaults' results would count as this run's
         if "drain" in args.only:
-            _step(f"baseline, late acks and task events: submitting {args.orders} dishes")
-            workloads.baseline_submit(url, args.orders)
-            _step("baseline, late acks and task events: draining")
+            _step(f"{label}: draining ({' '.join(worker.command[1:])})")
             report["drain"] = workloads.baseline_drain(url, worker, args.orders)
         else:
+            workloads.forget_orders(url)  # queued dishes would go ahead of the round trips
             worker.start()
+        report["worker_command"] = shlex.join(["celery", *worker.command[1:]])
         if "round_trip" in args.only:
-            _step(f"baseline, late acks and task events: {args.round_trips} round trips")
+            _step(f"{label}: {args.round_trips} round trips")
             report["round_trip"] = workloads.baseline_round_trip(args.round_trips)
     return report
 

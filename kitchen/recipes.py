@@ -89,10 +89,11 @@ class Kitchen:
             seconds = 2 * self.limits(dish).hard
         started = time.monotonic()
         steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
-        slept = seconds / steps >= SHORTEST_SLEEP
+        pause = seconds / steps
+        slept = pause >= SHORTEST_SLEEP
         for step in range(1, steps + 1):
             if slept:
-                self.sleep(seconds / steps)
+                self.sleep(pause)
             if trouble is Trouble.CRASH:
                 # After the first step of cooking, what a segfault or the OOM killer does to a
                 # pool process: no cleanup, no reply.

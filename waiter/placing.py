@@ -64,9 +64,15 @@ def place_orders(
     keyed = [item for item in orders if item.key]
     pusher = pusher_for(conf, how)
     encoded: dict[str, fast_send.Encoded] = {}
-    # The messages go along with the ledger's writes when one client serves both; not a keyed
-    # command's, whose orders are sent only if this waiter's `created` is the one the ledger took.
-    along = pusher is not None and pusher.client is ledger.client and not keyed
+    # The messages go along with the ledger's writes when one client serves both and they fit
+    # one batch; not a keyed command's, whose orders are sent only if this waiter's `created`
+    # is the one the ledger took.
+    along = (
+        pusher is not None
+        and pusher.client is ledger.client
+        and not keyed
+        and 0 < len(orders) <= BATCH
+    )
     with redis_errors(conf.result_backend):
         known = known_orders(ledger, keyed)
         verdicts: dict[str, str] = {}
@@ -117,11 +123,11 @@ def _enter(
     The first pipeline opens the new tickets ahead of the events, whose orders join them.
     With a pusher, each batch's task messages are built into `encoded` while its events run
     in Redis (nothing is sent: only once the ledger has every order does sending begin).
-    `along`, for a single batch, pushes them in the same pipeline, behind the events, if the
-    ledger then has every order: the second value returned says whether it did.
+    `along` (one batch) pushes them in the same pipeline, behind the events, if the ledger
+    then has every order: the second value returned says whether it did.
     """
     pusher, encoded = sending if sending else (None, {})
-    along = along and pusher is not None and 0 < len(orders) <= BATCH
+    carrier = pusher if along else None
     added = 0
     menu = load_menu()
     on_ticket = ticket_fields(tickets)
@@ -159,15 +165,15 @@ def _enter(
                 for item in batch
             )
             ledger.queue(events, pipe)
-            if along and pusher is not None:
+            if carrier is not None:
                 keys = [ORDER_KEY.format(order_id=item.order_id) for item in batch]
-                added = pusher.queue_recorded(pipe, build(pusher, batch), keys)
+                added = carrier.queue_recorded(pipe, build(carrier, batch), keys)
             yield pipe
             # Resumed while that pipeline is in flight.
-            if pusher is not None and not along:
+            if pusher is not None and carrier is None:
                 build(pusher, batch)
 
-    scripts = [*ledger.scripts, *book.scripts, *(pusher.scripts if along and pusher else [])]
+    scripts = [*ledger.scripts, *book.scripts, *(carrier.scripts if carrier else [])]
     results: list[Recorded] = []
     pushed = 0
     for number, sent in enumerate(relayed(pipelines(), len(batches), scripts)):
@@ -176,7 +182,7 @@ def _enter(
         pushed = sent[-1] if added else 0
         events = take_numbers(tickets, replies, opened) if number == 0 else replies
         results.extend(ledger.results(events))
-    return results, along and pushed == len(orders)
+    return results, carrier is not None and pushed == len(orders)
 
 
 def _settings(*, held: bool) -> BrokerSettings:

@@ -51,33 +51,7 @@ def claim_order(
             claim = news.claim(lease, first_events())
             if claim.verdict == "cook":
                 return claim
-            if claim.verdict == "finished":
-                if claim.detail == "cancelled":
-                    give_up_cancelled(
-                        task, "%s for table %d was cancelled; not cooking it.", dish, order
-                    )
-                logger.info(
-                    "%s for table %d is already %s; not cooking it again.",
-                    dish.name,
-                    order.table,
-                    claim.detail,
-                )
-                raise Ignore()
-            if claim.verdict == "poison":
-                reason = f"poison: its cook died on each of its {claim.delivery - 1} deliveries"
-                logger.error("%s for table %d is %s", dish.name, order.table, reason)
-                news.tell_surely(
-                    Kind.FAILED,
-                    lease.order_id,
-                    reason=reason,
-                    error="WorkerLostError: the pool process cooking it exited",
-                    table=order.table,
-                    dish=dish.name,
-                    attempt=lease.attempt,
-                    delivery=claim.delivery,
-                    worker=task.request.hostname,
-                )
-                raise OrderFailed(reason)
+            settle_unclaimed(task, news, lease, claim, dish=dish, order=order)
             if not waiting:
                 logger.info(
                     "%s for table %d is in another cook's hands (%s); waiting.",
@@ -97,6 +71,41 @@ def claim_order(
         # The ledger did not answer in time (Redis restarting): the dish never started.
         logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
         raise Reject("no claim within the time limit", requeue=True) from None
+
+
+def settle_unclaimed(
+    task: Task, news: KitchenNews, lease: CookLease, claim: CookClaim, *, dish: Dish, order: Order
+) -> None:
+    """End a delivery the ledger would not let this cook have, unless another cook is on it.
+
+    A finished order is acknowledged without cooking; a poison message is failed. Returns
+    only when the order is busy in another cook's hands.
+    """
+    if claim.verdict == "finished":
+        if claim.detail == "cancelled":
+            give_up_cancelled(task, "%s for table %d was cancelled; not cooking it.", dish, order)
+        logger.info(
+            "%s for table %d is already %s; not cooking it again.",
+            dish.name,
+            order.table,
+            claim.detail,
+        )
+        raise Ignore()
+    if claim.verdict == "poison":
+        reason = f"poison: its cook died on each of its {claim.delivery - 1} deliveries"
+        logger.error("%s for table %d is %s", dish.name, order.table, reason)
+        news.tell_surely(
+            Kind.FAILED,
+            lease.order_id,
+            reason=reason,
+            error="WorkerLostError: the pool process cooking it exited",
+            table=order.table,
+            dish=dish.name,
+            attempt=lease.attempt,
+            delivery=claim.delivery,
+            worker=task.request.hostname,
+        )
+        raise OrderFailed(reason)
 
 
 def give_up_cancelled(task: Task, message: str, dish: Dish, order: Order) -> NoReturn:

@@ -13,7 +13,7 @@ from redis.client import Pipeline
 from redis.retry import Retry
 
 from kitchen.celery import app
-from restaurant.claims import Claims, CookClaim, CookLease, renewal
+from restaurant.claims import Claims, CookClaim, CookLease, ResultWrite, renewal
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, OrderEvent, make_event
 from restaurant.exceptions import NotReplicated
@@ -118,20 +118,26 @@ class KitchenNews:
         """Return this cook's (unclaimed) lease on one attempt at an order."""
         return self.claims.cook_lease(order_id, attempt, app.conf.kitchen_lease_seconds)
 
-    def claim(self, lease: CookLease, first_events: Sequence[OrderEvent] = ()) -> CookClaim:
+    def claim(
+        self,
+        lease: CookLease,
+        first_events: Sequence[OrderEvent] = (),
+        result: ResultWrite | None = None,
+    ) -> CookClaim:
         """Claim an order for cooking, trying again while Redis is unreachable.
 
         When the lease is taken, `first_events` are recorded in the same round trip, each as
-        of the delivery counted (CookClaim.recorded); otherwise they are not recorded at all.
+        of the delivery counted (CookClaim.recorded), then the `result` if they made the order
+        ready; otherwise nothing is recorded at all.
         Raises LedgerUnreachable when Redis stays away. When the ledger refuses otherwise (a
         key of the wrong type), the cook goes ahead unguarded rather than never cooking, and
-        its first events are told one more time, as news.
+        its first events (and result) are told one more time, as news.
         """
         max_deliveries = app.conf.kitchen_max_deliveries
         try:
             return self._retry.call_with_retry(
                 lambda: lease.claim(
-                    max_deliveries, self.ledger.retention, self.ledger, first_events
+                    max_deliveries, self.ledger.retention, self.ledger, first_events, result
                 ),
                 _ignore,
             )
@@ -140,10 +146,43 @@ class KitchenNews:
         except redis.RedisError as exc:
             logger.warning("Could not claim order %s: %s; cooking it anyway", lease.order_id, exc)
             told = self.tell_all(list(first_events)) if first_events else []
+            if result is not None and told and told[-1] is not None and told[-1].applied:
+                self._write(result, delivery=1)
             unknown = Recorded(0, "")
             return CookClaim(
                 "cook", "", 1, 1, guarded=False, recorded=tuple(reply or unknown for reply in told)
             )
+
+    def finish_at_once(
+        self, lease: CookLease, events: Sequence[OrderEvent], result: ResultWrite
+    ) -> CookClaim:
+        """Claim an order already cooked, with its events up to `ready` and its result.
+
+        One round trip; with replicas to wait for, it returns once they have them too.
+        Raises LedgerUnreachable when Redis stays away or no replica confirms.
+        """
+        claim = self.claim(lease, events, result)
+        if claim.verdict == "cook":
+            try:
+                confirm(self.ledger.client, self.replicas)
+            except (*_UNREACHABLE, NotReplicated) as exc:
+                what = f"the ready event of order {lease.order_id}"
+                raise LedgerUnreachable(f"{what}: {exc}") from exc
+        return claim
+
+    def _write(self, result: ResultWrite, delivery: int) -> None:
+        """Write and publish a result (one try, as news)."""
+        value = result.text(delivery)
+        try:
+            with self.ledger.client.pipeline(transaction=False) as pipe:
+                if result.expires:
+                    pipe.setex(result.key, result.expires, value)
+                else:
+                    pipe.set(result.key, value)
+                pipe.publish(result.key, value)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Could not store the result %s: %s", result.key, exc)
 
     def check_in(
         self, lease: CookLease | None, progress: Sequence[OrderEvent]

@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import EllipsisType
 
 from kitchen.trouble import ForcedTrouble, Trouble, parse_trouble, random_trouble
 from restaurant.exceptions import KitchenTrouble
@@ -67,7 +68,11 @@ class Kitchen:
         return self.limits(max(self.menu.dishes, key=lambda dish: dish.hard_limit))
 
     def cook(
-        self, dish: Dish, attempt: int, on_progress: Callable[[int], None] | None = None
+        self,
+        dish: Dish,
+        attempt: int,
+        on_progress: Callable[[int], None] | None = None,
+        trouble: Trouble | EllipsisType | None = ...,
     ) -> float:
         """Cook one portion of `dish`; return the seconds it took.
 
@@ -75,9 +80,11 @@ class Kitchen:
         whatever it raises (a cancellation) stops the cooking. A dish whose steps are too short
         to sleep (SHORTEST_SLEEP) is done before anything could be told: it reports nothing.
         Raises KitchenTrouble for passing trouble. A dish that is too slow simply keeps cooking
-        until the soft time limit interrupts it; a stuck one ignores even that.
+        until the soft time limit interrupts it; a stuck one ignores even that. The `trouble`
+        this attempt meets is what `trouble_for` decides, here unless decided before.
         """
-        trouble = self._trouble_for(dish, attempt)
+        if trouble is ...:
+            trouble = self.trouble_for(dish, attempt)
         if trouble is Trouble.BUSY:
             raise KitchenTrouble(f"the {dish.station} station is busy")
         if trouble is Trouble.SHORT:
@@ -102,7 +109,8 @@ class Kitchen:
                 on_progress(100 * step // steps)
         return time.monotonic() - started
 
-    def _trouble_for(self, dish: Dish, attempt: int) -> Trouble | None:
+    def trouble_for(self, dish: Dish, attempt: int) -> Trouble | None:
+        """Decide the trouble one attempt at `dish` meets (None for none), forced or at random."""
         forced = self.forced.get(dish.name)
         if forced is not None and forced.applies_to(attempt):
             return forced.trouble

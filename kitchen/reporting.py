@@ -1,6 +1,7 @@
 """Reporting a dish: progress while it cooks, its result, a retry or a failure after trouble."""
 
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
@@ -11,7 +12,7 @@ from redis.client import Pipeline
 from kitchen.claiming import CookReplaced
 from kitchen.events import KitchenNews
 from kitchen.retry import retry_delay
-from restaurant.claims import CookClaim, CookLease
+from restaurant.claims import CookClaim, CookLease, ResultWrite
 from restaurant.events import Kind, make_event
 from restaurant.exceptions import KitchenTrouble, OrderCancelled, OrderFailed
 from restaurant.orders import MAX_DISH_NAME
@@ -112,14 +113,7 @@ def result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], No
     The task ignores its result so that Celery does not store it a second time (a GET of the
     old result first, then the write: two more round trips); it goes with the `ready` event.
     """
-    backend = task.backend
-    # Celery's own layout of a result (status, date_done, result_extended's fields), so that
-    # AsyncResult and Flower read it as if the backend had written it.
-    meta = backend._get_result_meta(result, states.SUCCESS, None, task.request)
-    meta["task_id"] = task.request.id
-    key = backend.get_key_for_task(task.request.id)
-    value = backend.encode(meta)
-    expires = backend.expires
+    key, value, expires = _stored(task, result)
 
     def write(pipe: Pipeline) -> None:
         if expires:
@@ -129,6 +123,32 @@ def result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], No
         pipe.publish(key, value)
 
     return write
+
+
+def result_before_claim(task: Task, result: dict[str, Any]) -> ResultWrite | None:
+    """The task's SUCCESS result as `result_writer` writes it, its delivery left to the claim.
+
+    None unless the backend encodes it as JSON text, where a marker stands for the delivery.
+    """
+    marker = uuid.uuid4().hex
+    key, value, expires = _stored(task, {**result, "delivery": marker})
+    if not isinstance(value, str):
+        return None
+    head, found, tail = value.partition(f'"{marker}"')
+    if not found or marker in tail:
+        return None
+    return ResultWrite(key, head, tail, int(expires or 0))
+
+
+def _stored(task: Task, result: dict[str, Any]) -> tuple[str, Any, Any]:
+    """The key, encoded value and expiry of a SUCCESS result in Celery's own layout."""
+    backend = task.backend
+    # Celery's own layout of a result (status, date_done, result_extended's fields), so that
+    # AsyncResult and Flower read it as if the backend had written it.
+    meta = backend._get_result_meta(result, states.SUCCESS, None, task.request)
+    meta["task_id"] = task.request.id
+    key = backend.get_key_for_task(task.request.id)
+    return key.decode() if isinstance(key, bytes) else key, backend.encode(meta), backend.expires
 
 
 def retry_or_give_up(

@@ -8,9 +8,9 @@ from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from kitchen.celery import app
-from kitchen.claiming import CookReplaced, claim_order, give_up_cancelled
+from kitchen.claiming import CookReplaced, claim_order, give_up_cancelled, settle_unclaimed
 from kitchen.current import get_kitchen, get_rules
-from kitchen.events import LedgerUnreachable, get_news
+from kitchen.events import KitchenNews, LedgerUnreachable, get_news
 from kitchen.green import soft_time_limit
 from kitchen.late_signal import dish_in_hand
 from kitchen.reporting import (
@@ -18,14 +18,17 @@ from kitchen.reporting import (
     DishResult,
     ProgressReport,
     known_fields,
+    result_before_claim,
     result_writer,
     retry_or_give_up,
 )
 from kitchen.stations import claim_station
+from restaurant.claims import CookLease
 from restaurant.events import Kind, OrderEvent, make_event
 from restaurant.exceptions import InvalidOrder, KitchenTrouble, OrderCancelled, OrderFailed
+from restaurant.menu import Dish
 from restaurant.names import PREPARE_DISH
-from restaurant.orders import make_order
+from restaurant.orders import Order, make_order
 
 logger = get_task_logger(__name__)
 
@@ -66,19 +69,7 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
     order_id = self.request.id
     attempt = self.request.retries + 1
     news = get_news()
-    try:
-        if args:
-            raise InvalidOrder("prepare_dish takes keyword arguments only")
-        order = make_order(fields, get_rules())
-    except InvalidOrder as exc:
-        news.tell_surely(
-            Kind.FAILED,
-            order_id,
-            reason=f"invalid order: {exc}",
-            attempt=attempt,
-            **known_fields(fields),
-        )
-        raise
+    order = _valid_order(news, order_id, attempt, args, fields)
     kitchen = get_kitchen()
     dish = kitchen.menu[order.dish]
     # A place at the station (its capacity is shared by every worker), or back to the queue:
@@ -92,9 +83,14 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
         "attempt": attempt,
         "worker": self.request.hostname,
     }
+    ahead = kitchen.trouble_for(dish, attempt)
     # A dish done before its first check-in sends its `preparing` only if it is still cooking
     # then (ProgressReport): its `ready`, a moment later, says more.
     instant = kitchen.longest_cook(dish) < CHECK_IN_AFTER
+    if instant and ahead is None:
+        done = _cook_at_once(self, news, lease, dish=dish, order=order, where=where)
+        if done is not None:
+            return done
     claim = claim_order(
         self,
         news,
@@ -117,7 +113,7 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
             lease if claim.guarded else None,
             preparing_at=started_at if instant else None,
         )
-        cook_seconds = kitchen.cook(dish, attempt, report)
+        cook_seconds = kitchen.cook(dish, attempt, report, trouble=ahead)
     except OrderCancelled:
         give_up_cancelled(self, "Stopped cooking %s for table %d: cancelled.", dish, order)
     except CookReplaced as replaced:
@@ -135,22 +131,9 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
         reason = f"took too long: still cooking after the {limit:g} s limit"
         news.tell_surely(Kind.FAILED, order_id, reason=reason, **where)
         raise OrderFailed(reason) from None
-    ready_at = time.time()
-    cooked = round(cook_seconds, 3)
-    result = {
-        "order_id": order_id,
-        "table": order.table,
-        "dish": dish.name,
-        "station": dish.station,
-        "note": order.note,
-        "attempts": attempt,
-        "delivery": claim.delivery,
-        "worker": self.request.hostname,
-        "ordered_at": order.ordered_at,
-        "started_at": started_at,
-        "ready_at": ready_at,
-        "cook_seconds": cooked,
-    }
+    result = _result(
+        self, order, dish, delivery=claim.delivery, started_at=started_at, cook_seconds=cook_seconds
+    )
     store = result_writer(self, result)
     try:
         news.tell_surely(
@@ -158,7 +141,7 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
             order_id,
             also=store,
             percent=100,
-            cook_seconds=cooked,
+            cook_seconds=result["cook_seconds"],
             **where,
         )
     except SoftTimeLimitExceeded:
@@ -167,6 +150,86 @@ def _prepare(self: Task, args: tuple[Any, ...], fields: dict[str, Any]) -> DishR
         raise LedgerUnreachable(f"the ready event of order {order_id}: the time ran out") from None
     logger.info("%s for table %d is ready.", dish.name, order.table)
     return DishResult(result)
+
+
+def _valid_order(
+    news: KitchenNews, order_id: str, attempt: int, args: tuple[Any, ...], fields: dict[str, Any]
+) -> Order:
+    """The order a message asks for; one that fails its checks is recorded failed, and raised."""
+    try:
+        if args:
+            raise InvalidOrder("prepare_dish takes keyword arguments only")
+        return make_order(fields, get_rules())
+    except InvalidOrder as exc:
+        news.tell_surely(
+            Kind.FAILED,
+            order_id,
+            reason=f"invalid order: {exc}",
+            attempt=attempt,
+            **known_fields(fields),
+        )
+        raise
+
+
+def _cook_at_once(
+    task: Task,
+    news: KitchenNews,
+    lease: CookLease,
+    *,
+    dish: Dish,
+    order: Order,
+    where: dict[str, Any],
+) -> DishResult | None:
+    """Cook a dish of no time, then claim it with its `ready` event and result: one round trip.
+
+    Nothing is seen of the dish before it is recorded: the claim, its received and ready
+    events and its result are one step in the ledger, taken only if this delivery may cook
+    it. Returns None, with nothing recorded, when another cook holds the order or the backend
+    does not store results as JSON: the dish then goes the ordinary way.
+    """
+    order_id = task.request.id
+    started_at = time.time()
+    seconds = get_kitchen().cook(dish, where["attempt"], trouble=None)
+    result = _result(task, order, dish, delivery=0, started_at=started_at, cook_seconds=seconds)
+    stored = result_before_claim(task, result)
+    if stored is None:
+        return None
+    events = [
+        make_event(Kind.RECEIVED, order_id, time=started_at, **where),
+        make_event(Kind.READY, order_id, percent=100, cook_seconds=result["cook_seconds"], **where),
+    ]
+    try:
+        claim = news.finish_at_once(lease, events, stored)
+        if claim.verdict != "cook":
+            settle_unclaimed(task, news, lease, claim, dish=dish, order=order)
+            return None
+    except SoftTimeLimitExceeded:
+        # The ledger did not answer in time (Redis restarting): the dish never started.
+        logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
+        raise Reject("no claim within the time limit", requeue=True) from None
+    logger.info("Preparing %s for table %d...", dish.name, order.table)
+    logger.info("%s for table %d is ready.", dish.name, order.table)
+    return DishResult({**result, "delivery": claim.delivery})
+
+
+def _result(
+    task: Task, order: Order, dish: Dish, *, delivery: int, started_at: float, cook_seconds: float
+) -> dict[str, Any]:
+    """What a dish cooked for this task's order returns, and leaves as its result."""
+    return {
+        "order_id": task.request.id,
+        "table": order.table,
+        "dish": dish.name,
+        "station": dish.station,
+        "note": order.note,
+        "attempts": task.request.retries + 1,
+        "delivery": delivery,
+        "worker": task.request.hostname,
+        "ordered_at": order.ordered_at,
+        "started_at": started_at,
+        "ready_at": time.time(),
+        "cook_seconds": round(cook_seconds, 3),
+    }
 
 
 def _first_events(order_id: str, where: dict[str, Any], *, instant: bool) -> list[OrderEvent]:

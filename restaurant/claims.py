@@ -48,6 +48,24 @@ class CookClaim:
     recorded: tuple[Recorded, ...] = ()
 
 
+@dataclass(frozen=True)
+class ResultWrite:
+    """A value to write, and publish on its key, with the event that makes an order ready.
+
+    The delivery the claim counts is not known before: it goes between `head` and `tail`.
+    """
+
+    key: str
+    head: str
+    tail: str
+    #: Seconds the value is kept (0: for ever).
+    expires: int = 0
+
+    def text(self, delivery: int) -> str:
+        """The value as written for a given delivery."""
+        return f"{self.head}{delivery}{self.tail}"
+
+
 class Claims:
     """The lease scripts, registered once per Redis client."""
 
@@ -108,11 +126,13 @@ class CookLease:
         retention: int,
         ledger: Ledger | None = None,
         first_events: Sequence[OrderEvent] = (),
+        result: ResultWrite | None = None,
     ) -> CookClaim:
         """Count this delivery and take the lease, unless the order is done or held.
 
         With a `ledger`, the `first_events` of the dish are recorded in the same step when the
-        lease is taken, each as of the delivery counted (restaurant/cook_start.lua).
+        lease is taken, each as of the delivery counted (restaurant/cook_start.lua), and then
+        the `result`, if the last of them made the order ready.
         """
         args: list[str | int] = [
             self.attempt,
@@ -128,10 +148,13 @@ class CookLease:
             raise ValueError(f"events of another order claimed with order {self.order_id}")
         ledger_keys, ledger_args = ledger.script_call(first_events[0])
         args.extend(ledger_args[2:])
-        args.append(_rank_per_delivery(first_events[0]))
+        if result is None:
+            args.extend(["", "", "", 0])
+        else:
+            args.extend([result.key, result.head, result.tail, result.expires])
         for event in first_events:
             first_delivery = event.model_copy(update={"delivery": 1})
-            args.extend([first_delivery.to_json(), first_delivery.rank])
+            args.extend([first_delivery.to_json(), first_delivery.rank, event.rank_per_delivery])
         claimed, *replies = self.claims.cook_start(keys=[*self._keys, *ledger_keys[1:]], args=args)
         verdict, detail, delivery, first = claimed
         return CookClaim(
@@ -151,12 +174,6 @@ class CookLease:
             keys=self._keys, args=[self.token, self.milliseconds], client=client
         )
         return (True, "") if client is not None else renewal(reply)
-
-
-def _rank_per_delivery(event: OrderEvent) -> int:
-    """How much the event's rank grows with each delivery of its attempt."""
-    ranks = [event.model_copy(update={"delivery": number}).rank for number in (1, 2)]
-    return ranks[1] - ranks[0]
 
 
 def renewal(reply: Any) -> tuple[bool, str]:

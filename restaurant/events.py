@@ -137,6 +137,13 @@ class OrderEvent(BaseModel):
             + min(self.percent or 0, 99)
         )
 
+    @property
+    def rank_per_delivery(self) -> int:
+        """How much `rank` grows with each later delivery of the same attempt."""
+        if self.final or self.event in (Kind.CREATED, Kind.HELD, Kind.REQUEUED):
+            return 0
+        return _DELIVERY
+
     def to_json(self) -> str:
         """Encode as the JSON published on pub/sub (fields without a value are left out)."""
         return self.model_dump_json(exclude_none=True)

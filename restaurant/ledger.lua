@@ -22,7 +22,8 @@
 -- Returns {seq, status}: seq is 0 when the event was not applied, and status is the order's
 -- status after the call ('' for an unknown order).
 local order_key, history_key, open_key, recent_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local event = cjson.decode(ARGV[1])
+-- (A script that splices this in may pass the event already decoded.)
+local event = type(ARGV[1]) == 'table' and ARGV[1] or cjson.decode(ARGV[1])
 local rank = tonumber(ARGV[2])
 
 local dead_index, dead_letters = KEYS[5], KEYS[6]

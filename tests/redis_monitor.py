@@ -12,6 +12,8 @@ class Monitor:
         self.client = redis.Redis.from_url(url)
         self.db = db
         self.heard: list[tuple[str, bool]] = []
+        #: The commands clients sent, in full, each with the client ("address:port").
+        self.sent: list[tuple[str, str]] = []
         self.token = f"monitor-{id(self)}"
         self._listening = threading.Event()
         self._thread = threading.Thread(target=self._listen, daemon=True)
@@ -21,6 +23,11 @@ class Monitor:
         """The commands clients sent, not their scripts."""
         return [name for name, by_script in self.heard if not by_script]
 
+    def sent_by_client_of(self, text: str) -> list[str]:
+        """Every command sent by the client that sent the first command containing `text`."""
+        client = next(client for client, command in self.sent if text in command)
+        return [command for sender, command in self.sent if sender == client]
+
     def _listen(self) -> None:
         with self.client.monitor() as monitor:  # type: ignore[no-untyped-call]
             self._listening.set()
@@ -29,7 +36,11 @@ class Monitor:
                     return
                 if heard.get("db") == self.db:
                     name = heard["command"].split()[0].upper()
-                    self.heard.append((name, heard.get("client_type") == "lua"))
+                    by_script = heard.get("client_type") == "lua"
+                    self.heard.append((name, by_script))
+                    if not by_script:
+                        client = f"{heard.get('client_address')}:{heard.get('client_port')}"
+                        self.sent.append((client, heard["command"]))
 
     def __enter__(self) -> "Monitor":
         self._thread.start()

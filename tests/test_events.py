@@ -10,7 +10,9 @@ import pytest
 import redis
 from celery import Celery
 
+from restaurant.names import COOK_LEASE_KEY
 from tests.conftest import Waiter, created_ids, run_waiter
+from tests.redis_monitor import Monitor
 from tests.watching import Watcher, finished
 from tools.worker import KitchenWorker
 
@@ -303,10 +305,34 @@ def test_a_dish_of_no_time_tells_its_steps_in_order_without_progress(
     assert kinds(events) == INSTANT
     assert events[-1]["percent"] == 100
     assert [event["seq"] for event in events] == list(range(1, 4))
+    assert [event.get("delivery") for event in events] == [None, 1, 1]
     assert kinds(heard, order_id) == INSTANT
     # The result Celery's backend would have written, written with the ready event.
     assert meta["status"] == "SUCCESS" and meta["result"]["order_id"] == order_id
     assert meta["name"] == "kitchen.prepare_dish" and meta["kwargs"]["dish"] == "Toast"
+    assert meta["result"]["delivery"] == 1 and meta["result"]["table"] == 31
+    log = (tmp_path / "worker.log").read_text()
+    assert log.count(f"[{order_id}]: Preparing Toast for table 31...") == 1
+    assert log.count(f"[{order_id}]: Toast for table 31 is ready.") == 1
+
+
+def test_a_dish_of_no_time_is_one_round_trip_from_its_cook(idle_url: str, tmp_path: Path) -> None:
+    # Cooked before it is claimed, the dish is claimed with its received and ready events and
+    # its result: the cook's one command to the ledger is one script.
+    env = {"REDIS_URL": idle_url, "KITCHEN_MENU": str(BENCH_MENU), "KITCHEN_TROUBLE": ""}
+    db = int(idle_url.rsplit("/", 1)[1])
+    with KitchenWorker(env, tmp_path / "worker.log", concurrency=1):
+        warm = run_waiter(env, "order", "-t", "33", "-d", "Toast", "--wait")  # scripts loaded
+        assert warm.returncode == 0, warm.stderr
+        with Monitor(idle_url.rsplit("/", 1)[0], db=db) as monitor:
+            result = run_waiter(env, "order", "-t", "33", "-d", "Toast", "--wait")
+            assert result.returncode == 0, result.stderr
+        [order_id] = created_ids(result.stdout)
+
+    cooks = monitor.sent_by_client_of(COOK_LEASE_KEY.format(order_id=order_id))
+    assert len(cooks) == 1 and cooks[0].startswith("EVALSHA")
+    record = json.loads(run_waiter(env, "status", order_id, "--json").stdout)
+    assert kinds(record["history"]) == INSTANT
 
 
 def test_a_dish_of_no_time_slowed_down_tells_its_start_when_it_first_looks_back(

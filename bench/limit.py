@@ -13,10 +13,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from bench.procs import read_status_kb
+from bench.procs import SenderCpu, read_status_kb
 
 #: LPUSH pipelined in batches of this many; RPOP takes up to this many at once.
 BATCH = 500
@@ -52,14 +53,17 @@ class Throughput:
     push_seconds: float  # the producer's loop alone
     total_seconds: float  # first push to last pop
     consumer_peak_rss_kb: float
+    #: CPU per push during the loop: the producer, and Redis (the consumer's pops included)
+    cpu: dict[str, float]
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         """The figures, for the JSON report."""
         return {
             "count": self.count,
             "push_per_s": round(self.count / self.push_seconds, 1),
             "per_s": round(self.count / self.total_seconds, 1),
             "consumer_peak_rss_mb": round(self.consumer_peak_rss_kb / 1024, 1),
+            "cpu": self.cpu,
         }
 
 
@@ -68,7 +72,7 @@ def throughput(url: str, payload: bytes, count: int, *, pipelined: bool) -> Thro
     queue = f"bench-limit-{'pipe' if pipelined else 'one'}"
     mode = "pipe" if pipelined else "one"
     consumer = _side(url, "consume", "--queue", queue, "--count", str(count), "--mode", mode)
-    with redis.Redis.from_url(url) as client:
+    with redis.Redis.from_url(url) as client, SenderCpu(client, own=True) as cpu:
         started = time.time()
         clock = time.perf_counter()
         if pipelined:
@@ -82,7 +86,9 @@ def throughput(url: str, payload: bytes, count: int, *, pipelined: bool) -> Thro
                 client.lpush(queue, payload)
         push_seconds = time.perf_counter() - clock
     figures = _finish(consumer)
-    return Throughput(count, push_seconds, figures["last"] - started, figures["hwm_kb"])
+    return Throughput(
+        count, push_seconds, figures["last"] - started, figures["hwm_kb"], cpu.per_order_ms(count)
+    )
 
 
 def round_trips(url: str, payload: bytes, count: int) -> list[float]:

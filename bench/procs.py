@@ -1,6 +1,7 @@
 """Workers started by PID for the benchmark, their memory, and their profile."""
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,6 +114,45 @@ def redis_cpu_seconds(client: Any) -> float:
     """CPU seconds the Redis server has used (INFO cpu), user plus system."""
     info = client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class SenderCpu:
+    """CPU used per order by a sending process (a child, reaped within) and by Redis.
+
+    `sender` counts this process's reaped children (RUSAGE_CHILDREN), or this process itself
+    with `own=True`, from entering to leaving.
+    """
+
+    def __init__(self, client: Any, *, own: bool = False) -> None:
+        self.client = client
+        self.own = own
+        self.before = (0.0, 0.0)
+        self.used = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        if self.own:
+            sender = time.process_time()
+        else:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            sender = usage.ru_utime + usage.ru_stime
+        return sender, redis_cpu_seconds(self.client)
+
+    def __enter__(self) -> "SenderCpu":
+        self.before = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = self._now()
+        self.used = (after[0] - self.before[0], after[1] - self.before[1])
+
+    def per_order_ms(self, count: int) -> dict[str, float]:
+        """Milliseconds of CPU per order: the sender, Redis, total."""
+        sender, server = (1000 * used / count for used in self.used)
+        return {
+            "sender_ms": round(sender, 4),
+            "redis_ms": round(server, 4),
+            "total_ms": round(sender + server, 4),
+        }
 
 
 class CpuMeter:

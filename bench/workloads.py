@@ -29,6 +29,7 @@ from bench.procs import (
     CpuMeter,
     MemorySampler,
     Profiler,
+    SenderCpu,
 )
 from restaurant.names import OPEN_KEY, ORDER_CHANNEL
 
@@ -82,7 +83,11 @@ def submit(url: str, workdir: Path, count: int) -> tuple[Figures, list[str], byt
     batch.write_text(json.dumps(lines), encoding="utf-8")
     out = workdir / "submit.out"
     env = {**os.environ, **KITCHEN_ENV, "REDIS_URL": url}
-    with redis.Redis.from_url(url) as client, out.open("wb") as sink:
+    with (
+        redis.Redis.from_url(url) as client,
+        out.open("wb") as sink,
+        SenderCpu(client) as cpu,
+    ):
         queue = "cold"
         started = time.perf_counter()
         waiter = subprocess.Popen([WAITER, "order", "--file", str(batch)], env=env, stdout=sink)
@@ -107,6 +112,7 @@ def submit(url: str, workdir: Path, count: int) -> tuple[Figures, list[str], byt
         "per_s": round(count / wall, 1),
         "per_s_to_last_message": round(count / (last_message - started), 1),
         "message_bytes": len(payload),
+        "cpu": cpu.per_order_ms(count),
     }
     return figures, ids, bytes(payload)
 
@@ -299,7 +305,7 @@ def baseline_submit(url: str, count: int) -> Figures:
     """The default send_task loop from one process, no worker: orders/s."""
     env = {**os.environ, "BENCH_BASELINE_URL": url}
     command = [sys.executable, "-m", "bench.baseline_app", "submit", "--count", str(count)]
-    with redis.Redis.from_url(url) as client:
+    with redis.Redis.from_url(url) as client, SenderCpu(client) as cpu:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         _wait(lambda: client.llen("celery") >= count, 600, "the baseline's messages", 0.001)
@@ -314,6 +320,7 @@ def baseline_submit(url: str, count: int) -> Figures:
         "per_s": round(count / wall, 1),
         "per_s_to_last_message": round(count / (last_message - started), 1),
         "per_s_in_loop": round(count / json.loads(out)["loop_seconds"], 1),
+        "cpu": cpu.per_order_ms(count),
     }
 
 

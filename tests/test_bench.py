@@ -59,6 +59,15 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         assert cpu["main_ms"] > 0 and cpu["pool_ms"] > 0 and cpu["redis_ms"] > 0, cpu
         parts = cpu["main_ms"] + cpu["pool_ms"] + cpu["redis_ms"]
         assert cpu["total_ms"] == pytest.approx(parts, abs=0.005)
+    # Submitting: the sending process and Redis, for ours, the one-by-one loop and Celery's.
+    for sent in (
+        report["ours"]["submit"]["cpu"],
+        report["limit"]["one_at_a_time"]["cpu"],
+        report["baseline"]["submit"]["cpu"],
+    ):
+        assert sent["sender_ms"] > 0 and sent["redis_ms"] > 0, sent
+        parts = sent["sender_ms"] + sent["redis_ms"]
+        assert sent["total_ms"] == pytest.approx(parts, abs=0.0005)
     assert report["ours"]["fanout"]["samples"] == 2 * 20
     assert set(report["targets"]) == {
         "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
@@ -79,6 +88,7 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         "8 recovery",
         "9 board",
         "7 memory",
+        "submit: CPU per order, sender + Redis",
         "drain: Celery, late acks + task events",
         "p50: Celery, late acks + task events",
     ):

@@ -262,7 +262,7 @@ def _sent_cpu(submit: Report) -> str:
     cpu = submit.get("cpu")
     if not cpu:
         return "n/a"
-    return f"{1000 * cpu['sender_ms']:.0f} + {1000 * cpu['redis_ms']:.0f} us"
+    return f"{1000 * cpu['sender_ms']:.0f}+{1000 * cpu['redis_ms']:.0f} us"
 
 
 def _targets(ours: Report, lim: Report, base: Report) -> dict[str, tuple[str, float, bool]]:

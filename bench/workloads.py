@@ -185,6 +185,22 @@ def _pool(worker: BenchWorker) -> list[int]:
 
 def round_trip(url: str, count: int, warmup: int = 5) -> Figures:
     """3. One order at a time through waiter.placing, each waited for on its channel."""
+    samples = []
+    with redis.Redis.from_url(url) as client:
+        pubsub = client.pubsub()
+        for number in range(warmup + count):
+            elapsed = timed_order(pubsub, number)
+            if number >= warmup:
+                samples.append(elapsed)
+        pubsub.close()
+    return _latency(samples)
+
+
+def timed_order(pubsub: Any, number: int) -> float:
+    """Place one quick order in-process, on `pubsub`'s database, and wait until it is ready: ms.
+
+    The waiter's settings come from the environment (REDIS_URL, CELERY_BROKER_URL).
+    """
     from restaurant.menu import load_menu  # noqa: PLC0415
     from restaurant.orders import Rules, make_order  # noqa: PLC0415
     from restaurant.settings import load_settings  # noqa: PLC0415
@@ -192,26 +208,19 @@ def round_trip(url: str, count: int, warmup: int = 5) -> Figures:
     from waiter.placing import place_orders  # noqa: PLC0415
 
     rules = Rules(load_menu(), load_settings().tables)
-    samples = []
-    with redis.Redis.from_url(url) as client:
-        db = int(client.connection_pool.connection_kwargs.get("db", 0))
-        pubsub = client.pubsub()
-        for number in range(warmup + count):
-            fields = {"table": 1 + number % 50, "dish": QUICK_DISH, "ordered_at": time.time()}
-            keyed = KeyedOrder(make_order(fields, rules))
-            channel = ORDER_CHANNEL.format(db=db, order_id=keyed.order_id)
-            pubsub.subscribe(channel)
-            _confirmed(pubsub)
-            started = time.perf_counter()
-            list(place_orders([keyed]))
-            _heard_ready(pubsub, keyed.order_id)
-            elapsed = (time.perf_counter() - started) * 1000
-            pubsub.unsubscribe(channel)
-            _confirmed(pubsub)
-            if number >= warmup:
-                samples.append(elapsed)
-        pubsub.close()
-    return _latency(samples)
+    db = int(pubsub.connection_pool.connection_kwargs.get("db", 0))
+    fields = {"table": 1 + number % 50, "dish": QUICK_DISH, "ordered_at": time.time()}
+    keyed = KeyedOrder(make_order(fields, rules))
+    channel = ORDER_CHANNEL.format(db=db, order_id=keyed.order_id)
+    pubsub.subscribe(channel)
+    _confirmed(pubsub)
+    started = time.perf_counter()
+    list(place_orders([keyed]))
+    _heard_ready(pubsub, keyed.order_id)
+    elapsed = (time.perf_counter() - started) * 1000
+    pubsub.unsubscribe(channel)
+    _confirmed(pubsub)
+    return elapsed
 
 
 def _confirmed(pubsub: Any) -> None:

@@ -95,3 +95,23 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         assert label in result.stdout
     assert "N=4" in result.stdout
     assert "busy: baseline on our gevent workers, N=4" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_the_paired_round_trips_run_two_kitchens_taking_turns() -> None:
+    # This checkout against itself: both kitchens answer every order, and each side is timed.
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.paired", str(root), "--round-trips", "6"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+        cwd=root,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    this, other, paired = result.stdout.strip().splitlines()[-3:]
+    assert this.startswith(f"this ({root}): p50 ") and other.startswith(f"other ({root}): p50 ")
+    assert paired.startswith("this - other, paired: median ")
+    assert paired.endswith("of 6 pairs")

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -201,13 +202,11 @@ def timed_order(pubsub: Any, number: int) -> float:
 
     The waiter's settings come from the environment (REDIS_URL, CELERY_BROKER_URL).
     """
-    from restaurant.menu import load_menu  # noqa: PLC0415
-    from restaurant.orders import Rules, make_order  # noqa: PLC0415
-    from restaurant.settings import load_settings  # noqa: PLC0415
+    from restaurant.orders import make_order  # noqa: PLC0415
     from waiter.keys import KeyedOrder  # noqa: PLC0415
     from waiter.placing import place_orders  # noqa: PLC0415
 
-    rules = Rules(load_menu(), load_settings().tables)
+    rules = _order_rules()
     db = int(pubsub.connection_pool.connection_kwargs.get("db", 0))
     fields = {"table": 1 + number % 50, "dish": QUICK_DISH, "ordered_at": time.time()}
     keyed = KeyedOrder(make_order(fields, rules))
@@ -221,6 +220,16 @@ def timed_order(pubsub: Any, number: int) -> float:
     pubsub.unsubscribe(channel)
     _confirmed(pubsub)
     return elapsed
+
+
+@cache
+def _order_rules() -> Any:
+    """The waiter's rules for an order (menu and tables), read once."""
+    from restaurant.menu import load_menu  # noqa: PLC0415
+    from restaurant.orders import Rules  # noqa: PLC0415
+    from restaurant.settings import load_settings  # noqa: PLC0415
+
+    return Rules(load_menu(), load_settings().tables)
 
 
 def _confirmed(pubsub: Any) -> None:

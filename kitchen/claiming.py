@@ -68,9 +68,13 @@ def claim_order(
                 "Dropped a duplicate delivery of %s for table %d.", dish.name, order.table
             )
             raise Ignore() from None
-        # The ledger did not answer in time (Redis restarting): the dish never started.
-        logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
-        raise Reject("no claim within the time limit", requeue=True) from None
+        hand_back_unclaimed(dish, order)
+
+
+def hand_back_unclaimed(dish: Dish, order: Order) -> NoReturn:
+    """Requeue a delivery whose claim got no answer in time (Redis restarting): never cooked."""
+    logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
+    raise Reject("no claim within the time limit", requeue=True) from None
 
 
 def settle_unclaimed(

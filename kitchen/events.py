@@ -172,14 +172,9 @@ class KitchenNews:
 
     def _write(self, result: ResultWrite, delivery: int) -> None:
         """Write and publish a result (one try, as news)."""
-        value = result.text(delivery)
         try:
             with self.ledger.client.pipeline(transaction=False) as pipe:
-                if result.expires:
-                    pipe.setex(result.key, result.expires, value)
-                else:
-                    pipe.set(result.key, value)
-                pipe.publish(result.key, value)
+                queue_result(pipe, result.key, result.text(delivery), result.expires)
                 pipe.execute()
         except (redis.RedisError, OSError) as exc:
             logger.warning("Could not store the result %s: %s", result.key, exc)
@@ -216,6 +211,15 @@ class KitchenNews:
                 return False, None
             status = detail
         return True, status or None
+
+
+def queue_result(pipe: Pipeline, key: str, value: Any, expires: int | None) -> None:
+    """Queue a task's result as Celery's Redis backend writes it: SETEX (or SET), then PUBLISH."""
+    if expires:
+        pipe.setex(key, expires, value)
+    else:
+        pipe.set(key, value)
+    pipe.publish(key, value)
 
 
 def _ignore(_: Exception) -> None:

@@ -10,7 +10,7 @@ from celery.utils.log import get_task_logger
 from redis.client import Pipeline
 
 from kitchen.claiming import CookReplaced
-from kitchen.events import KitchenNews
+from kitchen.events import KitchenNews, queue_result
 from kitchen.retry import retry_delay
 from restaurant.claims import CookClaim, CookLease, ResultWrite
 from restaurant.events import Kind, make_event
@@ -114,15 +114,7 @@ def result_writer(task: Task, result: dict[str, Any]) -> Callable[[Pipeline], No
     old result first, then the write: two more round trips); it goes with the `ready` event.
     """
     key, value, expires = _stored(task, result)
-
-    def write(pipe: Pipeline) -> None:
-        if expires:
-            pipe.setex(key, expires, value)
-        else:
-            pipe.set(key, value)
-        pipe.publish(key, value)
-
-    return write
+    return lambda pipe: queue_result(pipe, key, value, expires)
 
 
 def result_before_claim(task: Task, result: dict[str, Any]) -> ResultWrite | None:

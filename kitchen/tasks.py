@@ -8,7 +8,13 @@ from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from kitchen.celery import app
-from kitchen.claiming import CookReplaced, claim_order, give_up_cancelled, settle_unclaimed
+from kitchen.claiming import (
+    CookReplaced,
+    claim_order,
+    give_up_cancelled,
+    hand_back_unclaimed,
+    settle_unclaimed,
+)
 from kitchen.current import get_kitchen, get_rules
 from kitchen.events import KitchenNews, LedgerUnreachable, get_news
 from kitchen.green import soft_time_limit
@@ -204,9 +210,7 @@ def _cook_at_once(
             settle_unclaimed(task, news, lease, claim, dish=dish, order=order)
             return None
     except SoftTimeLimitExceeded:
-        # The ledger did not answer in time (Redis restarting): the dish never started.
-        logger.warning("Handing %s for table %d back: no claim in time.", dish.name, order.table)
-        raise Reject("no claim within the time limit", requeue=True) from None
+        hand_back_unclaimed(dish, order)
     logger.info("Preparing %s for table %d...", dish.name, order.table)
     logger.info("%s for table %d is ready.", dish.name, order.table)
     return DishResult({**result, "delivery": claim.delivery})

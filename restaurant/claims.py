@@ -146,8 +146,8 @@ class CookLease:
             return CookClaim(_text(verdict), _text(detail), int(delivery), int(first))
         if any(event.order_id != self.order_id for event in first_events):
             raise ValueError(f"events of another order claimed with order {self.order_id}")
-        ledger_keys, ledger_args = ledger.script_call(first_events[0])
-        args.extend(ledger_args[2:])
+        ledger_keys, ledger_args = ledger.script_context(first_events[0])
+        args.extend(ledger_args)
         if result is None:
             args.extend(["", "", "", 0])
         else:

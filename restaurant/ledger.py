@@ -111,6 +111,11 @@ class Ledger(LedgerReader):
 
     def script_call(self, event: OrderEvent) -> tuple[list[str], list[str | int]]:
         """The keys and arguments with which restaurant/ledger.lua applies `event`."""
+        keys, settings = self.script_context(event)
+        return keys, [event.to_json(), event.rank, *settings]
+
+    def script_context(self, event: OrderEvent) -> tuple[list[str], list[str | int]]:
+        """The keys of `event`'s order and ledger.lua's arguments after the event's own two."""
         keys = [
             ORDER_KEY.format(order_id=event.order_id),
             HISTORY_KEY.format(order_id=event.order_id),
@@ -120,8 +125,6 @@ class Ledger(LedgerReader):
             DEAD_LETTERS_KEY,
         ]
         args: list[str | int] = [
-            event.to_json(),
-            event.rank,
             self.retention,
             TABLE_OPEN_PREFIX,
             HISTORY_LIMIT,

@@ -42,6 +42,7 @@ class Kitchen:
     forced: dict[str, ForcedTrouble] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Kitchen":
@@ -77,8 +78,10 @@ class Kitchen:
         """Cook one portion of `dish`; return the seconds it took.
 
         `on_progress(percent)` is called every CHECK_EVERY seconds or so while the dish cooks;
-        whatever it raises (a cancellation) stops the cooking. A dish whose steps are too short
-        to sleep (SHORTEST_SLEEP) is done before anything could be told: it reports nothing.
+        whatever it raises (a cancellation) stops the cooking. Each step ends on a schedule set
+        when cooking starts, so the time spent reporting does not make the dish take longer. A
+        dish whose steps are too short to sleep (SHORTEST_SLEEP) is done before anything could
+        be told: it reports nothing.
         Raises KitchenTrouble for passing trouble. A dish that is too slow simply keeps cooking
         until the soft time limit interrupts it; a stuck one ignores even that. The `trouble`
         this attempt meets is what `trouble_for` decides, here unless decided before.
@@ -94,20 +97,20 @@ class Kitchen:
         seconds = self.rng.uniform(*dish.cook_seconds) / self.speed
         if trouble is Trouble.SLOW:
             seconds = 2 * self.limits(dish).hard
-        started = time.monotonic()
+        started = self.clock()
         steps = max(PROGRESS_STEPS, math.ceil(seconds / CHECK_EVERY))
         pause = seconds / steps
         slept = pause >= SHORTEST_SLEEP
         for step in range(1, steps + 1):
             if slept:
-                self.sleep(pause)
+                self.sleep(max(0.0, started + step * pause - self.clock()))
             if trouble is Trouble.CRASH:
                 # After the first step of cooking, what a segfault or the OOM killer does to a
                 # pool process: no cleanup, no reply.
                 os.kill(os.getpid(), signal.SIGKILL)
             if on_progress is not None and step < steps and slept:
                 on_progress(100 * step // steps)
-        return time.monotonic() - started
+        return self.clock() - started
 
     def trouble_for(self, dish: Dish, attempt: int) -> Trouble | None:
         """Decide the trouble one attempt at `dish` meets (None for none), forced or at random."""

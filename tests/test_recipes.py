@@ -14,18 +14,27 @@ MENU = load_menu()
 
 
 class Clock:
-    """Records the sleeps a kitchen asks for instead of sleeping."""
+    """Records the sleeps a kitchen asks for instead of sleeping, and moves its time on by them."""
 
     def __init__(self) -> None:
         self.sleeps: list[float] = []
+        self.time = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        self.pass_time(seconds)
+
+    def pass_time(self, seconds: float) -> None:
+        self.time += seconds
+
+    def now(self) -> float:
+        return self.time
 
 
 def kitchen(**kwargs: object) -> tuple[Kitchen, Clock]:
     clock = Clock()
-    return Kitchen(MENU, sleep=clock, rng=random.Random(7), **kwargs), clock  # type: ignore[arg-type]
+    cook = Kitchen(MENU, sleep=clock, clock=clock.now, rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
+    return cook, clock
 
 
 def test_cooking_time_is_within_the_menu_range_divided_by_the_speed() -> None:
@@ -52,6 +61,21 @@ def test_cooking_reports_progress_in_short_steps() -> None:
     assert len(reported) == len(clock.sleeps) - 1 >= PROGRESS_STEPS - 1
     assert reported == sorted(reported)
     assert reported[0] > 0 and reported[-1] < 100
+
+
+def test_reporting_progress_does_not_make_a_dish_take_longer() -> None:
+    # Each report takes 0.05 s: the steps still end on the schedule set when cooking started,
+    # and the dish takes what the menu drew for it (the same draw on both kitchens).
+    steady, _ = kitchen()
+    slowed, clock = kitchen()
+
+    took = steady.cook(MENU["Steak"], attempt=1, on_progress=lambda percent: None)
+    took_reporting = slowed.cook(
+        MENU["Steak"], attempt=1, on_progress=lambda percent: clock.pass_time(0.05)
+    )
+
+    assert took_reporting == pytest.approx(took)
+    assert all(pause <= CHECK_EVERY - 0.05 + 1e-9 for pause in clock.sleeps[1:])
 
 
 def test_a_short_dish_still_reports_progress_a_few_times() -> None:

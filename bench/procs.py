@@ -194,6 +194,34 @@ class CpuMeter:
         return figures
 
 
+class WorkersCpu:
+    """CPU used by several started workers (every process of each) and by Redis, in between.
+
+    For the busy kitchen: its dishes start and end in bursts, and the CPU each costs is what
+    decides how soon the last one can start and how soon after its second it can be ready.
+    """
+
+    def __init__(self, workers: list[BenchWorker], client: Any) -> None:
+        self.pids = [pid for worker in workers for pid in [worker.pid, *children(worker.pid)]]
+        self.client = client
+        self.before = self._now()
+        self.used = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        workers = sum(cpu_seconds(pid) for pid in self.pids)
+        return workers, redis_cpu_seconds(self.client)
+
+    def stop(self) -> None:
+        """Note the CPU used since the meter was made."""
+        after = self._now()
+        self.used = (after[0] - self.before[0], after[1] - self.before[1])
+
+    def per_dish_ms(self, count: int) -> dict[str, float]:
+        """Milliseconds of CPU per dish: the workers, Redis, both."""
+        workers, redis = (round(1000 * used / count, 3) for used in self.used)
+        return {"workers_ms": workers, "redis_ms": redis, "total_ms": round(workers + redis, 3)}
+
+
 class MemorySampler:
     """Samples the workers' summed VmRSS every `every` seconds in a thread; keeps the peak."""
 

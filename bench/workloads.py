@@ -31,6 +31,7 @@ from bench.procs import (
     MemorySampler,
     Profiler,
     SenderCpu,
+    WorkersCpu,
 )
 from restaurant.names import OPEN_KEY, ORDER_CHANNEL
 
@@ -65,7 +66,8 @@ def _median_wall(command: list[str], env: dict[str, str], runs: int) -> list[flo
     return times
 
 
-def _latency(samples: list[float]) -> Figures:
+def latency(samples: list[float]) -> Figures:
+    """Percentiles of round trips in ms."""
     return {
         "samples": len(samples),
         "p50_ms": round(statistics.median(samples), 3),
@@ -184,19 +186,6 @@ def _pool(worker: BenchWorker) -> list[int]:
     return children(worker.pid)
 
 
-def round_trip(url: str, count: int, warmup: int = 5) -> Figures:
-    """3. One order at a time through waiter.placing, each waited for on its channel."""
-    samples = []
-    with redis.Redis.from_url(url) as client:
-        pubsub = client.pubsub()
-        for number in range(warmup + count):
-            elapsed = timed_order(pubsub, number)
-            if number >= warmup:
-                samples.append(elapsed)
-        pubsub.close()
-    return _latency(samples)
-
-
 def timed_order(pubsub: Any, number: int) -> float:
     """Place one quick order in-process, on `pubsub`'s database, and wait until it is ready: ms.
 
@@ -262,6 +251,7 @@ def busy(url: str, workers: list[BenchWorker], count: int) -> Figures:
     with redis.Redis.from_url(url) as client, MemorySampler(*workers) as memory:
         for worker in workers:
             worker.start()
+        cpu = WorkersCpu(workers, client)
         started = time.time()
         orders = [
             KeyedOrder(
@@ -271,7 +261,9 @@ def busy(url: str, workers: list[BenchWorker], count: int) -> Figures:
         ]
         ids = [placed.order_id for placed in place_orders(orders)]
         last = _wait_ledger(client, ids, timeout=60 + 2 * count)
-    return _busy_figures(count, last - started, memory, extrapolate=False)
+        cpu.stop()
+    figures = _busy_figures(count, last - started, memory, extrapolate=False)
+    return {**figures, "cpu": cpu.per_dish_ms(count)}
 
 
 def _busy_figures(
@@ -367,20 +359,6 @@ def baseline_drain(url: str, worker: BenchWorker, count: int) -> Figures:
     return {**_drain_figures(count, last, worker, memory), "cpu": cpu.per_order_ms(count)}
 
 
-def baseline_round_trip(count: int, warmup: int = 5) -> Figures:
-    """send_task + AsyncResult.get(), one at a time, on an idle default worker."""
-    from bench.baseline_app import DISH, app, order_kwargs  # noqa: PLC0415
-
-    samples = []
-    for number in range(warmup + count):
-        started = time.perf_counter()
-        app.send_task(DISH, kwargs=order_kwargs(number)).get(timeout=30)
-        elapsed = (time.perf_counter() - started) * 1000
-        if number >= warmup:
-            samples.append(elapsed)
-    return _latency(samples)
-
-
 def baseline_green_worker(url: str, workdir: Path, name: str, concurrency: int) -> BenchWorker:
     """The baseline on the gevent pool, as our busy kitchen runs (not yet started)."""
     return BenchWorker(
@@ -395,10 +373,13 @@ def baseline_busy_green(url: str, workers: list[BenchWorker], count: int) -> Fig
     with redis.Redis.from_url(url) as client, MemorySampler(*workers) as memory:
         for worker in workers:
             worker.start()
+        cpu = WorkersCpu(workers, client)
         started = time.time()
         send(count, "green", seconds=1.0)
         last = _results_done(client, [f"green-{n}" for n in range(count)], 60 + 2 * count)
-    return _busy_figures(count, last - started, memory, extrapolate=False)
+        cpu.stop()
+    figures = _busy_figures(count, last - started, memory, extrapolate=False)
+    return {**figures, "cpu": cpu.per_dish_ms(count)}
 
 
 def baseline_busy(url: str, worker: BenchWorker, count: int) -> Figures:

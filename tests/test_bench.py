@@ -68,6 +68,16 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         assert sent["sender_ms"] > 0 and sent["redis_ms"] > 0, sent
         parts = sent["sender_ms"] + sent["redis_ms"]
         assert sent["total_ms"] == pytest.approx(parts, abs=0.0005)
+    # The busy kitchens' CPU per dish, ours and Celery's on the same gevent workers.
+    for busy in (report["ours"]["busy"], report["baseline"]["busy_green"]):
+        cpu = busy["cpu"]
+        assert cpu["total_ms"] == pytest.approx(cpu["workers_ms"] + cpu["redis_ms"], abs=0.002)
+    # The round trips took turns: as many of each kitchen's, paired with the defaults'.
+    paired = report["ours"]["round_trip"]["paired"]
+    assert paired["rounds"] == 20
+    assert 0 <= paired["ours_slower_rounds"] <= 20
+    for where in (report["ours"], report["baseline"], report["baseline"]["guarded"]):
+        assert where["round_trip"]["samples"] == 20
     assert report["ours"]["fanout"]["samples"] == 2 * 20
     assert set(report["targets"]) == {
         "submit", "drain", "round_trip_p50", "round_trip_p99", "busy", "cli", "fanout_p99",
@@ -91,6 +101,8 @@ def test_the_quick_benchmark_runs_every_workload_and_both_references(tmp_path: P
         "submit: CPU per order, sender + Redis",
         "drain: Celery, late acks + task events",
         "p50: Celery, late acks + task events",
+        "busy: CPU per dish, workers + Redis",
+        "round trips: ours, Celery's defaults and Celery with late acks + task events",
     ):
         assert label in result.stdout
     assert "N=4" in result.stdout

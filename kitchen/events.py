@@ -13,6 +13,7 @@ from redis.client import Pipeline
 from redis.retry import Retry
 
 from kitchen.celery import app
+from kitchen.green import green
 from restaurant.claims import Claims, CookClaim, CookLease, ResultWrite, renewal
 from restaurant.connections import bounded_redis
 from restaurant.events import Kind, OrderEvent, make_event
@@ -24,6 +25,8 @@ from restaurant.replication import confirm, replicas_wanted
 
 logger = logging.getLogger(__name__)
 
+#: Connections the cooks of one gevent worker share: a few keep one process's calls flowing.
+GREEN_CONNECTIONS = 32
 #: Longest pause between two tries of a report that must get through.
 _BACKOFF_CAP = 1.0
 #: Errors that mean Redis is away (restarting, unreachable), not that it refused.
@@ -233,7 +236,14 @@ def _news_for(pid: int) -> KitchenNews:
     timeout = float(app.conf.redis_socket_connect_timeout)
     # Not held up by a failover: outcomes and claims are retried below (KITCHEN_REPORT_PATIENCE),
     # and a progress report that waited would hold up the dish past its time limit.
-    client = bounded_redis(app.conf.result_backend, timeout, "kitchen", wait_out_failovers=False)
+    # On gevent, hundreds of cooks share a few connections rather than each opening its own.
+    client = bounded_redis(
+        app.conf.result_backend,
+        timeout,
+        "kitchen",
+        wait_out_failovers=False,
+        max_connections=GREEN_CONNECTIONS if green() else None,
+    )
     return KitchenNews(
         Ledger.from_settings(client),
         Claims(client),

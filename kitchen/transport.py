@@ -6,14 +6,21 @@ from importlib import resources
 from queue import Empty
 from typing import Any, Final
 
+import redis
 from kombu.transport import TRANSPORT_ALIASES, virtual
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps, loads
 
 from kitchen import liveness
+from kitchen.green import green
 
 #: Most messages taken in one go after a BRPOP (the prefetch limit applies first).
 TAKE_AT_MOST: Final = 500
+
+#: A gevent worker's connections for its commands (each dish acknowledges its own message).
+GREEN_BROKER_CONNECTIONS: Final = 40
+#: How long a command there waits for one of them when all are in use, at most.
+GREEN_POOL_WAIT: Final = 10.0
 
 _TAKE_MORE: Final = resources.files("kitchen").joinpath("take_more.lua").read_text("utf-8")
 
@@ -107,6 +114,20 @@ class Channel(kombu_redis.Channel):
         # metadata for each new connection (about 1.4 ms): a gevent worker opens one per dish.
         params["driver_info"] = None
         return params
+
+    def _get_pool(self, asynchronous: bool = False) -> Any:
+        pool = super()._get_pool(asynchronous)  # type: ignore[no-untyped-call]
+        if asynchronous or not green() or type(pool) is not redis.ConnectionPool:
+            return pool
+        # Hundreds of dishes ending together would each open a connection to acknowledge
+        # its message: they wait for one of a few instead. (Not through Sentinel, whose
+        # pool finds the master.)
+        return redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+            connection_class=pool.connection_class,
+            max_connections=GREEN_BROKER_CONNECTIONS,
+            timeout=GREEN_POOL_WAIT,
+            **pool.connection_kwargs,
+        )
 
     @cached_property
     def _sync_client(self) -> Any:

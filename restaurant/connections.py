@@ -28,6 +28,7 @@ def bounded_redis(
     *,
     decode_responses: bool = False,
     wait_out_failovers: bool = True,
+    max_connections: int | None = None,
 ) -> redis.Redis:
     """A client that gives up after `timeout` seconds without retrying.
 
@@ -36,6 +37,9 @@ def bounded_redis(
     connection, so that a client outlives a failover: it tries again (FAILOVER_TRIES) while
     the sentinels elect a new master, unless `wait_out_failovers` is off (a caller with
     retries of its own, which must not be held up for seconds by one command).
+
+    With `max_connections` (not through Sentinel), a caller finding them all in use waits for
+    one, up to `timeout`, instead of opening another: hundreds of greenlets share a few.
     """
     options = {
         "socket_connect_timeout": timeout,
@@ -49,7 +53,12 @@ def bounded_redis(
         "decode_responses": decode_responses,
     }
     if not sentinel.is_sentinel(url):
-        return redis.Redis.from_url(url, **options)
+        if max_connections is None:
+            return redis.Redis.from_url(url, **options)
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=timeout, **options
+        )
+        return redis.Redis(connection_pool=pool)
     if wait_out_failovers:
         options["retry"] = Retry(FAILOVER_BACKOFF, FAILOVER_TRIES)
     where = sentinel.parse(url)

@@ -2,7 +2,7 @@
 
 Each dish still ends exactly once, its soft and hard time limits end it as prefork does (with
 the same reasons), a stuck pot does not stop the worker, and many long dishes really cook at
-the same time in one process.
+the same time in one process, on a few shared connections.
 """
 
 import json
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from kitchen.events import GREEN_CONNECTIONS
 from tests.conftest import TEST_KITCHEN, created_ids, run_waiter
 from tests.kitchens import event_time, kinds, wait_all
 from tools.redis_server import RedisServer
@@ -129,6 +130,11 @@ def test_many_long_dishes_cook_at_the_same_time(redis_server: RedisServer, tmp_p
     with KitchenWorker(env, tmp_path / "worker.log", concurrency=50, pool="gevent"):
         order_ids = _order(env, *["Stew"] * 40, table=9)
         records = wait_all(env, order_ids, timeout=60)
+        with redis.Redis.from_url(env["REDIS_URL"]) as client:
+            cooks = [c for c in client.client_list() if c["name"] == "kitchen" and c["db"] == "13"]
+
+    # The 40 cooks shared the worker's few connections rather than opening one each.
+    assert 0 < len(cooks) <= GREEN_CONNECTIONS
 
     # Every dish was on the stove before the first one came off it: they cooked together.
     last_started = max(event_time(record, "preparing") for record in records)

@@ -83,7 +83,9 @@ def soft_time_limit(task: Task, fields: dict[str, Any]) -> Iterator[None]:
 def _ready_for_hundreds_of_cooks(sender: Any, **_: Any) -> None:
     # Under gevent each greenlet acknowledges its own message on the broker's connection pool,
     # which kombu caps at 10 and which raises MaxConnectionsError beyond: hundreds of dishes
-    # ending together need one connection each. Prefork acknowledges from its main loop alone.
+    # ending together may each need a connection. Off Sentinel they wait for one of a few
+    # instead (kitchen/transport.py); through Sentinel, kombu's pool opens one per caller.
+    # Prefork acknowledges from its main loop alone.
     if not green():
         return
     conf = sender.app.conf

@@ -10,14 +10,16 @@ checkout's code for both: it compares the kitchens.
 
 import argparse
 import os
-import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from bench.limit import percentile
 from bench.procs import KITCHEN_WORKER, ROOT, BenchWorker
+from bench.round_trips import paired, take_turns
 from bench.workloads import KITCHEN_ENV, timed_order
 from tools.redis_server import REDIS_CONF, RedisServer
 
@@ -30,6 +32,17 @@ def _worker(checkout: Path, url: str, log: Path, concurrency: int) -> BenchWorke
     worker = BenchWorker(KITCHEN_WORKER, concurrency, {**KITCHEN_ENV, "REDIS_URL": url}, log)
     worker.cwd = checkout
     return worker
+
+
+def _placing(url: str, listener: Any) -> Callable[[int], float]:
+    """Place an order through the waiter's code on the kitchen at `url`, heard on `listener`."""
+
+    def place(number: int) -> float:
+        os.environ["CELERY_BROKER_URL"] = url
+        os.environ["CELERY_RESULT_BACKEND"] = url
+        return timed_order(listener, number)
+
+    return place
 
 
 def _summary(samples: list[float]) -> str:
@@ -57,7 +70,6 @@ def main() -> None:
                 _worker(checkout, urls[side], workdir / f"{side}.log", args.concurrency)
                 for side, checkout in checkouts.items()
             ]
-            samples: dict[str, list[float]] = {side: [] for side in checkouts}
             try:
                 for worker in workers:
                     worker.start()
@@ -65,14 +77,11 @@ def main() -> None:
                     side: redis.Redis.from_url(url).pubsub()  # type: ignore[no-untyped-call]
                     for side, url in urls.items()
                 }
-                for number in range(WARMUP + args.round_trips):
-                    turn = ["this", "other"] if number % 2 else ["other", "this"]
-                    for side in turn:
-                        os.environ["CELERY_BROKER_URL"] = urls[side]
-                        os.environ["CELERY_RESULT_BACKEND"] = urls[side]
-                        elapsed = timed_order(listeners[side], number)
-                        if number >= WARMUP:
-                            samples[side].append(elapsed)
+                samples = take_turns(
+                    {side: _placing(urls[side], listeners[side]) for side in checkouts},
+                    args.round_trips,
+                    warmup=WARMUP,
+                )
                 for listener in listeners.values():
                     listener.close()
             finally:
@@ -80,11 +89,10 @@ def main() -> None:
                     worker.stop()
     for side, checkout in checkouts.items():
         print(f"{side} ({checkout}): {_summary(samples[side])}")
-    differences = [a - b for a, b in zip(samples["this"], samples["other"], strict=True)]
-    slower = sum(difference > 0 for difference in differences)
+    pairs = paired(samples["this"], samples["other"])
     print(
-        f"this - other, paired: median {statistics.median(differences):+.3f} ms; this was "
-        f"slower in {slower} of {len(differences)} pairs"
+        f"this - other, paired: median {pairs['median_difference_ms']:+.3f} ms; this was "
+        f"slower in {pairs['ours_slower_rounds']} of {pairs['rounds']} pairs"
     )
 
 

@@ -65,7 +65,6 @@ def round_trips(urls: dict[str, str], workdir: Path, count: int, concurrency: in
             urls["guarded"], workdir, "guarded-rt", concurrency, guarded=True
         ),
     }
-    samples: dict[str, list[float]] = {side: [] for side in SIDES}
     with ExitStack() as stack:
         for worker in workers.values():
             stack.callback(worker.stop)
@@ -74,17 +73,35 @@ def round_trips(urls: dict[str, str], workdir: Path, count: int, concurrency: in
         for side, open_side in (("ours", _ours), ("defaults", _celery), ("guarded", _celery)):
             places[side], close = open_side(urls[side])
             stack.callback(close)
-        for number in range(WARMUP + count):
-            shift = number % len(SIDES)
-            for side in SIDES[shift:] + SIDES[:shift]:
-                elapsed = places[side](number)
-                if number >= WARMUP:
-                    samples[side].append(elapsed)
+        samples = take_turns(places, count)
     figures: dict[str, Any] = {side: latency(samples[side]) for side in SIDES}
-    differences = [a - b for a, b in zip(samples["ours"], samples["defaults"], strict=True)]
-    figures["paired"] = {
-        "rounds": count,
+    figures["paired"] = paired(samples["ours"], samples["defaults"])
+    return figures
+
+
+def take_turns(
+    places: dict[str, Callable[[int], float]], count: int, warmup: int = WARMUP
+) -> dict[str, list[float]]:
+    """Place one order on each side per turn, in an order that rotates: each side's ms.
+
+    The first `warmup` turns are not kept.
+    """
+    sides = list(places)
+    samples: dict[str, list[float]] = {side: [] for side in sides}
+    for number in range(warmup + count):
+        shift = number % len(sides)
+        for side in sides[shift:] + sides[:shift]:
+            elapsed = places[side](number)
+            if number >= warmup:
+                samples[side].append(elapsed)
+    return samples
+
+
+def paired(ours: list[float], other: list[float]) -> dict[str, Any]:
+    """Ours minus the other side, turn by turn: the median, and how many turns ours was slower."""
+    differences = [a - b for a, b in zip(ours, other, strict=True)]
+    return {
+        "rounds": len(differences),
         "median_difference_ms": round(statistics.median(differences), 3),
         "ours_slower_rounds": sum(difference > 0 for difference in differences),
     }
-    return figures

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
 
+import msgspec
 import redis
 from redis.commands.core import Script
 
@@ -153,7 +154,7 @@ class CookLease:
         else:
             args.extend([result.key, result.head, result.tail, result.expires])
         for event in first_events:
-            first_delivery = event.model_copy(update={"delivery": 1})
+            first_delivery = msgspec.structs.replace(event, delivery=1)
             args.extend([first_delivery.to_json(), first_delivery.rank, event.rank_per_delivery])
         claimed, *replies = self.claims.cook_start(keys=[*self._keys, *ledger_keys[1:]], args=args)
         verdict, detail, delivery, first = claimed

@@ -2,20 +2,19 @@
 
 from typing import Any
 
+import msgspec
 import redis
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from restaurant.events import plausible_table
 from restaurant.names import DEAD_INDEX_KEY, DEAD_LETTERS_KEY
 
 
-class DeadLetter(BaseModel):
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """One order that failed for good, as the ledger filed it when it failed."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
     order_id: str
-    table: int | None = None
+    #: A whole number once built: one no table has (a refused message's 1e+20) becomes None.
+    table: int | float | None = None
     dish: str | None = None
     station: str | None = None
     note: str | None = None
@@ -31,15 +30,14 @@ class DeadLetter(BaseModel):
     created_at: float | None = None
     failed_at: float = 0.0
 
-    @field_validator("table", mode="before")
-    @classmethod
-    def _plausible_table(cls, value: Any) -> Any:
-        # A refused message may name any number as its table (1e+20): keep the letter, not it.
-        return plausible_table(value)
+    def __post_init__(self) -> None:
+        if self.table is not None:
+            table = plausible_table(self.table)
+            msgspec.structs.force_setattr(self, "table", None if table is None else int(table))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the letter as plain data."""
-        return self.model_dump()
+        return msgspec.structs.asdict(self)
 
 
 class DeadLetters:
@@ -81,6 +79,9 @@ def _parse(raw: bytes | str | None) -> DeadLetter | None:
     if raw is None:
         return None
     try:
-        return DeadLetter.model_validate_json(raw)
-    except ValidationError:
+        return _DECODER.decode(raw)
+    except msgspec.DecodeError:
         return None
+
+
+_DECODER = msgspec.json.Decoder(DeadLetter, strict=False)

@@ -5,49 +5,48 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
 
 from restaurant.exceptions import MenuError
 from restaurant.settings import load_settings
 
-PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+#: Also the name of the station's queue: lower-case letters, digits, '-' and '_'.
+StationName = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[a-z][a-z0-9_-]*\Z")]
+Minutes = Annotated[float, msgspec.Meta(gt=0, le=1440)]
 
 
-class Dish(BaseModel):
+class Dish(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One dish on the menu."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str
-    #: Also the name of the station's queue: lower-case letters, digits, '-' and '_'.
-    station: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_-]*$")
+    station: StationName
     cook_seconds: tuple[PositiveSeconds, PositiveSeconds]
     soft_limit: PositiveSeconds
     hard_limit: PositiveSeconds
 
-    @model_validator(mode="after")
-    def _limits_make_sense(self) -> Self:
+    def __post_init__(self) -> None:
         shortest, longest = self.cook_seconds
         if shortest > longest:
-            raise ValueError(f"{self.name}: cook_seconds must be [shortest, longest]")
+            raise ValueError("cook_seconds must be [shortest, longest]")
         if not longest < self.soft_limit < self.hard_limit:
-            raise ValueError(f"{self.name}: need longest cooking time < soft_limit < hard_limit")
-        return self
+            raise ValueError("need longest cooking time < soft_limit < hard_limit")
 
 
-class Station(BaseModel):
+class Station(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One station of the kitchen: where dishes of one kind are cooked."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     #: Dishes it can cook at once across every worker; None: as many as there are cooks.
-    capacity: int | None = Field(default=None, ge=1, le=10_000)
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
     #: Minutes after which a ticket's dishes at this station show as late, then very late.
-    warn_after: float = Field(default=5.0, gt=0, le=1440)
-    late_after: float = Field(default=8.0, gt=0, le=1440)
+    warn_after: Minutes = 5.0
+    late_after: Minutes = 8.0
+
+
+Entry = TypeVar("Entry", Dish, Station)
 
 
 class Menu:
@@ -80,15 +79,11 @@ def parse_menu(text: str, source: str) -> Menu:
     try:
         data = tomllib.loads(text)
         raw_dishes = data["dishes"]
-        dishes = [Dish(name=name, **fields) for name, fields in raw_dishes.items()]
+        dishes = [_entry(Dish, name, fields, source) for name, fields in raw_dishes.items()]
         raw_stations = data.get("stations", {})
-        stations = [Station(name=name, **fields) for name, fields in raw_stations.items()]
+        stations = [_entry(Station, name, fields, source) for name, fields in raw_stations.items()]
     except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise MenuError(f"menu {source} is malformed: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise MenuError(f"menu {source} is invalid: {where} {first['msg']}".strip()) from None
     if not dishes:
         raise MenuError(f"menu {source} has no dishes")
     used = {dish.station for dish in dishes}
@@ -96,6 +91,15 @@ def parse_menu(text: str, source: str) -> Menu:
         if station.name not in used:
             raise MenuError(f"menu {source} is invalid: station {station.name!r} has no dishes")
     return Menu(dishes, stations)
+
+
+def _entry(kind: type[Entry], name: str, fields: dict[str, Any], source: str) -> Entry:
+    """One dish or station of the menu, checked; an error names which one."""
+    try:
+        return msgspec.convert({"name": name, **fields}, kind)
+    except msgspec.ValidationError as exc:
+        what = kind.__name__.lower()
+        raise MenuError(f"menu {source} is invalid: {what} {name!r}: {exc}") from None
 
 
 @cache

@@ -2,10 +2,11 @@
 
 import math
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+import msgspec
 
 from restaurant.exceptions import InvalidOrder
 from restaurant.menu import Menu
@@ -26,10 +27,8 @@ class Rules:
     tables: int
 
 
-class Order(BaseModel):
-    """One dish for one table: the arguments of a `kitchen.prepare_dish` task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """One dish for one table: the arguments of a `kitchen.prepare_dish` task (see make_order)."""
 
     table: int
     dish: str
@@ -37,64 +36,13 @@ class Order(BaseModel):
     #: When the waiter took the order (Unix time), so the kitchen can report waiting times.
     ordered_at: float | None = None
 
-    @field_validator("table", mode="before")
-    @classmethod
-    def _check_table(cls, value: Any, info: ValidationInfo) -> int:
-        tables = _rules(info).tables
-        if type(value) is not int or not 1 <= value <= tables:
-            raise ValueError(f"table must be a whole number from 1 to {tables}, not {value!r}")
-        return value
-
-    @field_validator("dish", mode="before")
-    @classmethod
-    def _check_dish(cls, value: Any, info: ValidationInfo) -> str:
-        if not isinstance(value, str):
-            raise ValueError(f"dish must be a name, not {type(value).__name__}")
-        name = value.strip()
-        if not name:
-            raise ValueError("dish name is empty")
-        if len(name) > MAX_DISH_NAME:
-            raise ValueError(
-                f"dish name is too long ({len(name)} characters; at most {MAX_DISH_NAME})"
-            )
-        menu = _rules(info).menu
-        dish = menu.find(name)
-        if dish is None:
-            suggestion = menu.suggest(name)
-            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-            raise ValueError(f"{name!r} is not on the menu{hint} (see 'waiter menu')")
-        return dish.name
-
-    @field_validator("note", mode="before")
-    @classmethod
-    def _check_note(cls, value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ValueError(f"note must be text, not {type(value).__name__}")
-        note = value.strip()
-        if not note:
-            raise ValueError("note is empty")
-        if len(note) > MAX_NOTE:
-            raise ValueError(f"note is too long ({len(note)} characters; at most {MAX_NOTE})")
-        if any(unicodedata.category(char).startswith("C") for char in note):
-            raise ValueError("note must be one line of printable text")
-        return note
-
-    @field_validator("ordered_at", mode="before")
-    @classmethod
-    def _check_ordered_at(cls, value: Any) -> float | None:
-        if value is None:
-            return None
-        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"ordered_at must be a Unix time, not {value!r}")
-        return float(value)
+    def as_dict(self) -> dict[str, Any]:
+        """Return the order as the task's keyword arguments."""
+        return msgspec.structs.asdict(self)
 
 
-class OrderLine(BaseModel):
-    """One line of a batch file: a dish for a table, possibly several portions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a batch file: a dish for a table, possibly several portions (see read_line)."""
 
     table: Any
     dish: Any
@@ -122,29 +70,82 @@ def check_quantity(value: Any) -> int:
     return value
 
 
-def make_order(fields: dict[str, Any], rules: Rules) -> Order:
-    """Validate `fields` into an Order, or raise InvalidOrder with a one-line reason."""
-    try:
-        return Order.model_validate(fields, context=rules)
-    except ValidationError as exc:
-        raise InvalidOrder(describe(exc)) from None
+def make_order(fields: Mapping[str, Any], rules: Rules) -> Order:
+    """Check `fields` into an Order, or raise InvalidOrder with a one-line reason."""
+    _check_names(fields, _ORDER_REQUIRED, _ORDER_CHECKS)
+    checked = {
+        name: check(fields[name], rules) for name, check in _ORDER_CHECKS.items() if name in fields
+    }
+    return Order(**checked)
 
 
-def describe(exc: ValidationError) -> str:
-    """Turn a pydantic error into one readable line (the first problem found)."""
-    error = exc.errors(include_url=False)[0]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    field = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "missing":
-        return f"{field} is missing"
-    if error["type"] == "extra_forbidden":
-        return f"unexpected field {field!r}"
-    if error["type"].startswith("value_error"):
-        return message
-    return f"{field}: {message}" if field else message
+def read_line(item: Mapping[str, Any]) -> OrderLine:
+    """Take one object of a batch file as an OrderLine, or raise InvalidOrder with a reason."""
+    _check_names(item, ("table", "dish"), OrderLine.__struct_fields__)
+    return OrderLine(**item)
 
 
-def _rules(info: ValidationInfo) -> Rules:
-    if not isinstance(info.context, Rules):
-        raise TypeError("orders are validated with make_order(), which supplies the rules")
-    return info.context
+def _check_names(given: Mapping[str, Any], required: Iterable[str], known: Iterable[str]) -> None:
+    for name in required:
+        if name not in given:
+            raise InvalidOrder(f"{name} is missing")
+    for name in given:
+        if name not in known:
+            raise InvalidOrder(f"unexpected field {name!r}")
+
+
+def _check_table(value: Any, rules: Rules) -> int:
+    if type(value) is not int or not 1 <= value <= rules.tables:
+        raise InvalidOrder(f"table must be a whole number from 1 to {rules.tables}, not {value!r}")
+    return value
+
+
+def _check_dish(value: Any, rules: Rules) -> str:
+    if not isinstance(value, str):
+        raise InvalidOrder(f"dish must be a name, not {type(value).__name__}")
+    name = value.strip()
+    if not name:
+        raise InvalidOrder("dish name is empty")
+    if len(name) > MAX_DISH_NAME:
+        raise InvalidOrder(
+            f"dish name is too long ({len(name)} characters; at most {MAX_DISH_NAME})"
+        )
+    dish = rules.menu.find(name)
+    if dish is None:
+        suggestion = rules.menu.suggest(name)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        raise InvalidOrder(f"{name!r} is not on the menu{hint} (see 'waiter menu')")
+    return dish.name
+
+
+def _check_note(value: Any, rules: Rules) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOrder(f"note must be text, not {type(value).__name__}")
+    note = value.strip()
+    if not note:
+        raise InvalidOrder("note is empty")
+    if len(note) > MAX_NOTE:
+        raise InvalidOrder(f"note is too long ({len(note)} characters; at most {MAX_NOTE})")
+    if any(unicodedata.category(char).startswith("C") for char in note):
+        raise InvalidOrder("note must be one line of printable text")
+    return note
+
+
+def _check_ordered_at(value: Any, rules: Rules) -> float | None:
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise InvalidOrder(f"ordered_at must be a Unix time, not {value!r}")
+    return float(value)
+
+
+#: Each field an order may have, with its check, in the order they are checked.
+_ORDER_CHECKS: Final[dict[str, Callable[[Any, Rules], Any]]] = {
+    "table": _check_table,
+    "dish": _check_dish,
+    "note": _check_note,
+    "ordered_at": _check_ordered_at,
+}
+_ORDER_REQUIRED: Final = ("table", "dish")

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from restaurant.events import OrderEvent, parse_event
 
@@ -56,7 +56,7 @@ class OrderRecord:
     def as_dict(self) -> dict[str, Any]:
         """Return the record as plain data, its history as event dictionaries."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["history"] = [event.model_dump(exclude_none=True) for event in self.history]
+        data["history"] = [event.as_dict() for event in self.history]
         return data
 
 
@@ -72,7 +72,7 @@ def decode_events(raws: Iterable[bytes | str]) -> list[OrderEvent]:
     for raw in raws:
         try:
             events.append(parse_event(raw))
-        except ValidationError:
+        except msgspec.DecodeError:
             continue
     return events
 

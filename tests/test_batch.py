@@ -36,7 +36,7 @@ def test_quantity_and_note(tmp_path: Path) -> None:
 
     orders = [ticket.order for ticket in read_batch(path, RULES, ordered_at=2.0)]
 
-    assert [order.model_dump() for order in orders] == [
+    assert [order.as_dict() for order in orders] == [
         {"table": 3, "dish": "Fries", "note": "extra salt", "ordered_at": 2.0}
     ] * 3
 

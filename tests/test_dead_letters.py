@@ -190,7 +190,7 @@ def test_an_order_its_waiter_never_sent_is_sent_by_the_next_once_its_lease_lapse
     stack: tuple[dict[str, str], KitchenWorker], client: redis.Redis
 ) -> None:
     env, worker = stack
-    order = Order.model_construct(table=10, dish="Salad")
+    order = Order(table=10, dish="Salad")
     [ticket] = tickets([order], "t10")
     # A waiter entered it in the ledger, holds its sending lease, and died before sending.
     Ledger(client, retention=3600, recent_limit=100).record(

@@ -1,5 +1,6 @@
 """Unit tests: the menu file and its checks."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,23 @@ def test_suggestions() -> None:
             "need longest cooking time < soft_limit",
         ),
         (DISH.replace("[1.0, 2.0]", "[3.0, 2.0]"), "cook_seconds must be [shortest, longest]"),
-        (DISH.replace("[1.0, 2.0]", "[0, 2.0]"), "is invalid: cook_seconds.0"),
-        (DISH + "colour = 'red'\n", "is invalid: colour"),
+        (
+            DISH.replace("[1.0, 2.0]", "[0, 2.0]"),
+            "is invalid: dish 'Toast': Expected `float` > 0.0 - at `$.cook_seconds[0]`",
+        ),
+        (
+            DISH + "colour = 'red'\n",
+            "is invalid: dish 'Toast': Object contains unknown field `colour`",
+        ),
+        (DISH.replace('"grill"', '"Grill"'), "is invalid: dish 'Toast': Expected `str` matching"),
+        (
+            DISH + "[stations.grill]\ncapacity = 0\n",
+            "is invalid: station 'grill': Expected `int` >= 1 - at `$.capacity`",
+        ),
     ],
 )
 def test_bad_menus(text: str, message: str) -> None:
-    with pytest.raises(MenuError, match=message.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(MenuError, match=re.escape(message)):
         parse_menu(text, "test.toml")
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 from celery import Celery
@@ -223,7 +224,7 @@ def test_watch_shows_an_end_numbered_again_by_a_new_master(own_redis: RedisServe
             make_event(Kind.READY, order_id, percent=100, **where),  # a duplicate of it
         ]
         for seq, event in zip([1, 2, 2, 2], told, strict=True):
-            client.publish(channel, event.model_copy(update={"seq": seq}).to_json())
+            client.publish(channel, msgspec.structs.replace(event, seq=seq).to_json())
         shown = [watcher.next_event() for _ in range(3)]
         time.sleep(0.3)
         assert watcher.events.empty()

@@ -27,7 +27,7 @@ from waiter.fastpath import send as fast_send
 from waiter.fastpath import wire
 from waiter.firing import event_sender
 
-#: Orders as `Order.model_dump()` gives them, with text that needs escaping in every layer.
+#: Orders as `Order.as_dict()` gives them, with text that needs escaping in every layer.
 ORDERS = [
     {"table": 1, "dish": "Pasta", "note": None, "ordered_at": 1764430000.123456},
     {"table": 42, "dish": "Salad", "note": 'it\'s "no" nuts\\ \n\ttab', "ordered_at": 1.5},

@@ -5,10 +5,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from restaurant.exceptions import InvalidOrder
-from restaurant.orders import OrderLine, Rules, describe
+from restaurant.orders import Rules, read_line
 from waiter.exceptions import BadInput
 from waiter.keys import KeyedOrder, check_key
 
@@ -34,15 +32,13 @@ def read_batch(path: Path, rules: Rules, ordered_at: float) -> list[KeyedOrder]:
         if not isinstance(item, dict):
             raise BadInput(f"{name} item {number}: expected an object, not a {_json_type(item)}")
         try:
-            line = OrderLine.model_validate(item)
+            line = read_line(item)
             key = None if line.key is None else check_key(line.key, f"{name} item {number}: key")
             portions = line.orders(rules, ordered_at)
             orders.extend(
                 KeyedOrder(order, f"{key}#{portion}" if key else None)
                 for portion, order in enumerate(portions, start=1)
             )
-        except ValidationError as exc:
-            raise BadInput(f"{name} item {number}: {describe(exc)}") from None
         except InvalidOrder as exc:
             raise BadInput(f"{name} item {number}: {exc}") from None
         if len(orders) > MAX_BATCH:

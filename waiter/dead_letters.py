@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import msgspec
 from celery import Celery
 
 from restaurant.claims import Claims
@@ -112,7 +113,7 @@ def _order_of(letter: DeadLetter) -> Order:
 
 
 def _letter_from(record: object) -> DeadLetter:
-    return DeadLetter.model_validate(record, from_attributes=True)
+    return msgspec.convert(record, DeadLetter, from_attributes=True)
 
 
 def _send(app: Celery, letter: DeadLetter, attempt: int) -> None:
@@ -122,7 +123,7 @@ def _send(app: Celery, letter: DeadLetter, attempt: int) -> None:
     with redis_errors(app.conf.broker_url), app.producer_or_acquire() as producer:
         app.send_task(
             PREPARE_DISH,
-            kwargs=order.model_dump(),
+            kwargs=order.as_dict(),
             task_id=letter.order_id,
             # Celery counts attempts from 0: the kitchen reads this one as `attempt`.
             retries=attempt - 1,

@@ -4,6 +4,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from restaurant.claims import Claims
 from restaurant.events import make_event
 from restaurant.ledger import Ledger
@@ -98,7 +100,7 @@ def place_orders(
             record = known.get(order_id)
             if record is not None:
                 # As it was placed the first time, so that waiting times count from then.
-                order = order.model_copy(update={"ordered_at": record.created_at})
+                order = msgspec.structs.replace(order, ordered_at=record.created_at)
             status = record.status if record is not None else None
             yield PlacedOrder(order_id, order, new=False, status=status or "pending")
     if how.held:
@@ -139,7 +141,7 @@ def _enter(
     def build(by: fast_send.TaskPusher, batch: list[KeyedOrder]) -> list[fast_send.Encoded]:
         for item in batch:
             queue = how.queue(menu[item.order.dish].station)
-            kwargs = item.order.model_dump()
+            kwargs = item.order.as_dict()
             encoded[item.order_id] = by.encode(item.order_id, kwargs, queue)
         return [encoded[item.order_id] for item in batch]
 
@@ -202,7 +204,7 @@ def _hold(
         HeldOrder(
             order_id=item.order_id,
             queue=how.queue(menu[item.order.dish].station),
-            kwargs=item.order.model_dump(),
+            kwargs=item.order.as_dict(),
             table=item.order.table,
             course=how.course,
             fire_at=how.fire_at,

@@ -126,7 +126,7 @@ def _send_tasks(placing: list[PlacedOrder], how: Placement) -> Iterator[list[Pla
         for item in placing:
             app.send_task(
                 PREPARE_DISH,
-                kwargs=item.order.model_dump(),
+                kwargs=item.order.as_dict(),
                 task_id=item.order_id,
                 queue=how.queue(menu[item.order.dish].station),
                 producer=producer,

@@ -7,8 +7,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
 import redis
-from pydantic import ValidationError
 
 from restaurant import sentinel
 from restaurant.connections import FAILOVER_SECONDS
@@ -220,7 +220,7 @@ def _heard(
             continue
         try:
             yield parse_event(message["data"])
-        except ValidationError:
+        except msgspec.DecodeError:
             continue  # not one of ours: someone else's message on our channel
 
 

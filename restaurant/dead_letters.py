@@ -32,8 +32,7 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.table is not None:
-            table = plausible_table(self.table)
-            msgspec.structs.force_setattr(self, "table", None if table is None else int(table))
+            msgspec.structs.force_setattr(self, "table", plausible_table(self.table))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the letter as plain data."""

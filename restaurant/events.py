@@ -111,8 +111,7 @@ class OrderEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.table is not None:
-            table = plausible_table(self.table)
-            msgspec.structs.force_setattr(self, "table", None if table is None else int(table))
+            msgspec.structs.force_setattr(self, "table", plausible_table(self.table))
 
     @property
     def final(self) -> bool:
@@ -158,10 +157,10 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(OrderEvent, strict=False)
 
 
-def plausible_table(value: Any) -> Any:
-    """A table number as given, or None for one no table has (a refused message's 1e+20)."""
+def plausible_table(value: Any) -> int | None:
+    """A table as a whole number, or None for one no table has (a refused message's 1e+20)."""
     whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    return value if whole and not isinstance(value, bool) and abs(value) < 2**53 else None
+    return int(value) if whole and not isinstance(value, bool) and abs(value) < 2**53 else None
 
 
 def make_event(kind: Kind, order_id: str, **fields: Any) -> OrderEvent:

@@ -56,8 +56,10 @@ def follow(
                     channels = _order_channels(ledger, waiting)
                     pubsub.subscribe(*channels)
                     _confirm(pubsub, len(channels))
-                    latest = ledger.latest_events(waiting)
+                    # Reached: losing Redis from here on (even before the catch-up read below
+                    # answers) is a gap to ride out, not a Redis that cannot be reached.
                     connected_once = True
+                    latest = ledger.latest_events(waiting)
                     lost_at, failures = None, 0
                     for event in itertools.chain(latest, _heard(pubsub, deadline)):
                         if event.order_id not in pending or not _is_news(seen, event):
